@@ -1,0 +1,141 @@
+"""Backend registry and dispatch.
+
+A backend is a module implementing some or all of the op contract (the plain
+functions documented in `pyrnn.backends.contract`). The dispatcher picks one
+per call:
+
+* forced: ``with pyrnn.use_backend("numba"): ...`` or ``PYRNN_BACKEND=numba``;
+  the forced backend must support the op and the array type, else a clear error;
+* automatic, by array type, first usable backend that implements the op:
+  NumPy -> cpp, numba, reference;  CuPy -> cuda, numba-cuda, reference.
+
+Every forward op returns an opaque ``saved``; `pyrnn.ops` tags it with the
+backend that produced it so the backward always runs on the same backend.
+
+To add a backend: write ``pyrnn/backends/<name>.py`` exposing the contract's
+functions plus ``ARRAYS = {"numpy"}`` or ``{"cupy"}``, a ``probe()`` that raises
+`BackendUnavailable` with a reason when it cannot run here, and register its
+name below.
+"""
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import importlib
+import os
+
+__all__ = [
+    "BackendUnavailable",
+    "NUMPY_ORDER",
+    "CUPY_ORDER",
+    "backend_status",
+    "current_forced",
+    "get",
+    "select",
+    "use_backend",
+]
+
+
+class BackendUnavailable(RuntimeError):
+    """Raised by a backend's probe() with the reason it cannot run here."""
+
+
+# name -> module path; order of preference per array type
+_MODULES = {
+    "reference": "pyrnn.backends.reference",
+    "cpp": "pyrnn.backends.cpp",
+    "numba": "pyrnn.backends.numba",
+    "cuda": "pyrnn.backends.cuda",
+    "numba-cuda": "pyrnn.backends.numba_cuda",
+}
+NUMPY_ORDER = ("cpp", "numba", "reference")
+CUPY_ORDER = ("cuda", "numba-cuda", "reference")
+
+_loaded: dict[str, object] = {}
+_failed: dict[str, str] = {}
+_forced: contextvars.ContextVar[str | None] = contextvars.ContextVar("pyrnn_backend", default=None)
+
+
+def get(name: str):
+    """The backend module `name`, or raise BackendUnavailable with the reason."""
+    if name not in _MODULES:
+        raise ValueError(f"unknown backend {name!r}; choose one of {', '.join(_MODULES)}")
+    if name in _loaded:
+        return _loaded[name]
+    if name in _failed:
+        raise BackendUnavailable(_failed[name])
+    try:
+        mod = importlib.import_module(_MODULES[name])
+        mod.probe()
+    except ModuleNotFoundError as e:
+        if e.name == _MODULES[name]:
+            _failed[name] = "not implemented yet"
+        else:
+            _failed[name] = f"import failed: {e}"
+        raise BackendUnavailable(_failed[name]) from None
+    except BackendUnavailable as e:
+        _failed[name] = str(e)
+        raise
+    except Exception as e:  # a broken extension must not take pyrnn down with it
+        _failed[name] = f"{type(e).__name__}: {e}"
+        raise BackendUnavailable(_failed[name]) from None
+    _loaded[name] = mod
+    return mod
+
+
+def backend_status() -> dict[str, tuple[bool, str]]:
+    """name -> (usable, detail) for every known backend (used by `pyrnn info`)."""
+    out = {}
+    for name in _MODULES:
+        try:
+            mod = get(name)
+            out[name] = (True, getattr(mod, "describe", lambda: "")())
+        except BackendUnavailable as e:
+            out[name] = (False, str(e))
+    return out
+
+
+def current_forced() -> str | None:
+    """The backend forced by use_backend() or PYRNN_BACKEND, if any."""
+    name = _forced.get()
+    if name is None:
+        name = os.environ.get("PYRNN_BACKEND") or None
+    return name
+
+
+@contextlib.contextmanager
+def use_backend(name: str):
+    """Force every op in this context (this thread/task) onto backend `name`.
+
+    >>> with pyrnn.use_backend("reference"):
+    ...     hs = layer.forward(xs)
+    """
+    get(name)  # fail early, with the reason, if it cannot run here
+    token = _forced.set(name)
+    try:
+        yield get(name)
+    finally:
+        _forced.reset(token)
+
+
+def select(op: str, on_gpu: bool):
+    """The backend module that runs `op` for NumPy (on_gpu=False) or CuPy arrays."""
+    forced = current_forced()
+    kind = "cupy" if on_gpu else "numpy"
+    if forced is not None:
+        mod = get(forced)
+        if kind not in mod.ARRAYS:
+            raise TypeError(
+                f"backend {forced!r} runs on {'/'.join(sorted(mod.ARRAYS))} arrays, but {op} got {kind} arrays"
+            )
+        if not hasattr(mod, op):
+            raise NotImplementedError(f"backend {forced!r} does not implement {op}")
+        return mod
+    for name in CUPY_ORDER if on_gpu else NUMPY_ORDER:
+        try:
+            mod = get(name)
+        except BackendUnavailable:
+            continue
+        if kind in mod.ARRAYS and hasattr(mod, op):
+            return mod
+    raise RuntimeError(f"no usable backend implements {op} for {kind} arrays")  # reference always does
