@@ -14,16 +14,15 @@ except PackageNotFoundError:  # running from a source tree that was never instal
 
 from .backends import BackendUnavailable, use_backend  # noqa: E402
 from . import ops  # noqa: E402
+from .check import GradcheckReport, gradcheck  # noqa: E402
 
-__all__ = ["__version__", "BackendUnavailable", "use_backend", "ops", "layers", "gradcheck"]
+__all__ = ["__version__", "BackendUnavailable", "use_backend", "ops", "layers", "gradcheck", "GradcheckReport"]
 
 
 def __getattr__(name):
-    # layers and gradcheck import lazily so `import pyrnn` stays light for the CLI
+    # layers import lazily so `import pyrnn` stays light for the CLI
+    import importlib
+
     if name == "layers":
-        from . import layers
-        return layers
-    if name == "gradcheck":
-        from .gradcheck import gradcheck
-        return gradcheck
+        return importlib.import_module("pyrnn.layers")
     raise AttributeError(f"module 'pyrnn' has no attribute {name!r}")

@@ -1,0 +1,85 @@
+"""The `pyrnn` command (also `python -m pyrnn`): info, gradcheck."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+
+def _cmd_info(args) -> int:
+    from .info import format_info, info
+
+    d = info()
+    if args.json:
+        d = dict(d, backends={k: {"usable": ok, "detail": det} for k, (ok, det) in d["backends"].items()})
+        print(json.dumps(d, indent=2))
+    else:
+        print(format_info(d))
+    return 0
+
+
+def _numpy_backends(requested):
+    from . import backends
+
+    names = requested or [n for n in backends.NUMPY_ORDER if backends.backend_status()[n][0]]
+    for n in names:
+        backends.get(n)  # raises BackendUnavailable with the reason
+    return names
+
+
+def _cmd_gradcheck(args) -> int:
+    from . import backends
+    from .check import gradcheck
+    from .check.cases import CASES, build
+
+    try:
+        names = _numpy_backends(args.backend)
+    except (backends.BackendUnavailable, ValueError) as e:
+        print(f"pyrnn gradcheck: {e}", file=sys.stderr)
+        return 2
+    cases = [c for c in CASES if not args.case or any(s.lower() in c.name.lower() for s in args.case)]
+    if not cases:
+        print(f"pyrnn gradcheck: no case matches {args.case}", file=sys.stderr)
+        return 2
+    w = max(len(c.name) for c in cases)
+    print(f"float64 central differences, max normwise relative error per case (pass < {args.tol:g})")
+    print(f"{'case':<{w}}  " + "  ".join(f"{n:>14}" for n in names))
+    failed = []
+    for case in cases:
+        cells = []
+        for n in names:
+            with backends.use_backend(n):
+                layer, inputs = build(case, args.seed)
+                rep = gradcheck(layer, *inputs)
+            ok = rep.ok(args.tol)
+            if not ok:
+                failed.append((case.name, n, rep))
+            cells.append(f"{rep.max_error:9.1e} {'ok' if ok else 'FAIL':>4}")
+        print(f"{case.name:<{w}}  " + "  ".join(f"{c:>14}" for c in cells), flush=True)
+    for name, n, rep in failed:
+        print(f"\nFAILED {name} on {n}:\n{rep}")
+    print(f"\n{len(cases) * len(names) - len(failed)} passed, {len(failed)} failed")
+    return 1 if failed else 0
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="pyrnn", description="fast, checked RNN/LSTM/GRU and attention kernels")
+    sub = p.add_subparsers(dest="cmd", required=True)
+
+    pi = sub.add_parser("info", help="version, usable backends (and why others are not), BLAS, threads")
+    pi.add_argument("--json", action="store_true", help="print as JSON")
+    pi.set_defaults(func=_cmd_info)
+
+    pg = sub.add_parser("gradcheck", help="finite-difference check of every layer and op on every backend")
+    pg.add_argument("--backend", action="append", help="check only this backend (repeatable); default: all usable")
+    pg.add_argument("--case", action="append", help="only cases whose name contains this (repeatable)")
+    pg.add_argument("--tol", type=float, default=1e-6, help="pass threshold on the relative error (default 1e-6)")
+    pg.add_argument("--seed", type=int, default=0)
+    pg.set_defaults(func=_cmd_gradcheck)
+
+    args = p.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,19 @@
+"""Book-compatible layers ("Deep Learning from Scratch 2", common/ and ch08/):
+swap ``from common.time_layers import *`` for ``from pyrnn.layers import *``.
+
+Every layer has ``params`` and ``grads`` (gradients written in place),
+``forward`` and ``backward`` with the book's signatures, and works on NumPy or
+CuPy arrays of float32 or float64 (the dtype of its parameters).
+"""
+from .basic import Affine, Embedding, SigmoidWithLoss, Softmax, SoftmaxWithLoss
+from .recurrent import GRU, LSTM, RNN, TimeBiLSTM, TimeGRU, TimeLSTM, TimeRNN
+from .time import TimeAffine, TimeDropout, TimeEmbedding, TimeSigmoidWithLoss, TimeSoftmaxWithLoss
+from .attention import Attention, AttentionWeight, MultiHeadAttention, TimeAttention, WeightSum
+from .norm import LayerNorm
+
+__all__ = [
+    "Affine", "Embedding", "SigmoidWithLoss", "Softmax", "SoftmaxWithLoss",
+    "RNN", "LSTM", "GRU", "TimeRNN", "TimeLSTM", "TimeGRU", "TimeBiLSTM",
+    "TimeAffine", "TimeDropout", "TimeEmbedding", "TimeSigmoidWithLoss", "TimeSoftmaxWithLoss",
+    "AttentionWeight", "WeightSum", "Attention", "TimeAttention", "MultiHeadAttention", "LayerNorm",
+]
