@@ -71,25 +71,29 @@ def _backward(op, saved, *grads):
     return getattr(saved.backend, op + "_backward")(*grads, saved.payload)
 
 
-def _split_gates(name, W, rows, gates):
-    """H from a (rows, gates*H) weight; raises if the width is not a multiple of `gates`."""
-    check_float(name, W, (rows, f"{gates}H"))
-    if W.shape[1] % gates or W.shape[1] == 0:
-        raise ValueError(f"{name}: expected shape ({rows}, {gates}H) with H >= 1, got {tuple(W.shape)} "
+def check_recurrent_params(Wx, Wh, b, gates, b_shape=None):
+    """Wx (D, gates*H), Wh (H, gates*H), b (gates*H,) or b_shape; returns (D, H).
+    Also used by the layers' constructors, so bad weights fail at construction."""
+    check_float("Wx", Wx, ("D", f"{gates}H"))
+    if Wx.shape[1] % gates or Wx.shape[1] == 0:
+        raise ValueError(f"Wx: expected shape (D, {gates}H) with H >= 1, got {tuple(Wx.shape)} "
                          f"(width not a positive multiple of {gates})")
-    return W.shape[1] // gates
+    D, H = Wx.shape[0], Wx.shape[1] // gates
+    check_float("Wh", Wh, (H, gates * H), dtype=Wx.dtype)
+    check_float("b", b, b_shape or (gates * H,), dtype=Wx.dtype, allow_none=True)
+    same_module(Wx=Wx, Wh=Wh, b=b)
+    return D, H
 
 
-def _recurrent_args(op, xs, Wx, Wh, b, h0, gates, b_shape=None):
-    check_float("xs", xs, ("N", "T", "D"))
-    dt = xs.dtype
-    N, T, D = xs.shape
-    H = _split_gates("Wx", Wx, D, gates)
-    check_float("Wx", Wx, dtype=dt)
-    check_float("Wh", Wh, (H, gates * H), dtype=dt)
-    check_float("b", b, b_shape or (gates * H,), dtype=dt, allow_none=True)
-    check_float("h0", h0, (N, H), dtype=dt, allow_none=True)
-    same_module(xs=xs, Wx=Wx, Wh=Wh, b=b, h0=h0)
+def _recurrent_args(xs, Wx, Wh, b, h0, gates, b_shape=None):
+    D, H = check_recurrent_params(Wx, Wh, b, gates, b_shape)
+    check_float("xs", xs, ("N", "T", D))
+    if xs.dtype != Wx.dtype:
+        raise TypeError(f"xs: dtype {xs.dtype} does not match the weights' dtype {Wx.dtype}; "
+                        f"pyrnn never casts silently (use xs.astype(np.{Wx.dtype}))")
+    N, T, _ = xs.shape
+    check_float("h0", h0, (N, H), dtype=xs.dtype, allow_none=True)
+    same_module(xs=xs, Wx=Wx, h0=h0)
     return N, T, D, H
 
 
@@ -97,7 +101,7 @@ def _recurrent_args(op, xs, Wx, Wh, b, h0, gates, b_shape=None):
 
 def rnn_forward(xs, Wx, Wh, b=None, h0=None, train=True):
     """tanh RNN over a sequence. xs (N, T, D), Wx (D, H), Wh (H, H), b (H,) -> hs, hT, saved."""
-    N, T, D, H = _recurrent_args("rnn", xs, Wx, Wh, b, h0, 1)
+    N, T, D, H = _recurrent_args(xs, Wx, Wh, b, h0, 1)
     on_gpu = _on_gpu(xs)
     mod, (hs, hT, payload) = _forward("rnn", on_gpu, xs, Wx, Wh, b, h0, train)
     specs = (("dhs", (N, T, H), False), ("dhT", (N, H), True))
@@ -111,7 +115,7 @@ def rnn_backward(dhs, dhT, saved):
 
 def lstm_forward(xs, Wx, Wh, b=None, h0=None, c0=None, train=True):
     """LSTM over a sequence, gates [f, g, i, o]. Wx (D, 4H), Wh (H, 4H), b (4H,) -> hs, hT, cT, saved."""
-    N, T, D, H = _recurrent_args("lstm", xs, Wx, Wh, b, h0, 4)
+    N, T, D, H = _recurrent_args(xs, Wx, Wh, b, h0, 4)
     check_float("c0", c0, (N, H), dtype=xs.dtype, allow_none=True)
     same_module(xs=xs, c0=c0)
     on_gpu = _on_gpu(xs)
@@ -125,14 +129,17 @@ def lstm_backward(dhs, dhT, dcT, saved):
     return _backward("lstm", saved, dhs, dhT, dcT)
 
 
+def gru_bias_shape(Wx, reset_after):
+    """(3H,), or (2, 3H) for the reset-after variant (input and recurrent biases)."""
+    H3 = Wx.shape[1] if getattr(Wx, "ndim", 0) == 2 else 0
+    return (2, H3) if reset_after else (H3,)
+
+
 def gru_forward(xs, Wx, Wh, b=None, h0=None, reset_after=False, train=True):
     """GRU over a sequence, gates [z, r, n]. b (3H,), or (2, 3H) with reset_after -> hs, hT, saved."""
     if not isinstance(reset_after, (bool, np.bool_)):
         raise TypeError(f"reset_after: expected a bool, got {type(reset_after).__name__}")
-    check_float("Wh", Wh)
-    H = Wh.shape[0] if Wh.ndim == 2 else 0
-    b_shape = (2, 3 * H) if reset_after else (3 * H,)
-    N, T, D, H = _recurrent_args("gru", xs, Wx, Wh, b, h0, 3, b_shape)
+    N, T, D, H = _recurrent_args(xs, Wx, Wh, b, h0, 3, gru_bias_shape(Wx, reset_after))
     on_gpu = _on_gpu(xs)
     mod, (hs, hT, payload) = _forward("gru", on_gpu, xs, Wx, Wh, b, h0, bool(reset_after), train)
     specs = (("dhs", (N, T, H), False), ("dhT", (N, H), True))

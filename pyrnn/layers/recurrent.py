@@ -27,6 +27,7 @@ class RNN(Layer):
     """One tanh RNN step: h_next = tanh(h_prev @ Wh + x @ Wx + b). Wx (D, H), Wh (H, H), b (H,)."""
 
     def __init__(self, Wx, Wh, b):
+        ops.check_recurrent_params(Wx, Wh, b, 1)
         self._init_params(Wx, Wh, b)
         self.cache = None
 
@@ -44,6 +45,7 @@ class LSTM(Layer):
     """One LSTM step, gates [f, g, i, o]. Wx (D, 4H), Wh (H, 4H), b (4H,)."""
 
     def __init__(self, Wx, Wh, b):
+        ops.check_recurrent_params(Wx, Wh, b, 4)
         self._init_params(Wx, Wh, b)
         self.cache = None
 
@@ -63,6 +65,7 @@ class _GRUParams:
 
     def _init_gru(self, Wx, Wh, b, reset_after):
         self.reset_after = bool(reset_after)
+        ops.check_recurrent_params(Wx, Wh, b, 3, ops.gru_bias_shape(Wx, self.reset_after))
         self._has_bias = b is not None
         self._init_params(*((Wx, Wh, b) if self._has_bias else (Wx, Wh)))
 
@@ -133,6 +136,7 @@ class TimeRNN(_TimeRecurrent):
     """tanh RNN over xs (N, T, D) -> hs (N, T, H)."""
 
     def __init__(self, Wx, Wh, b, stateful=False):
+        ops.check_recurrent_params(Wx, Wh, b, 1)
         self._init_params(Wx, Wh, b)
         self._init_state(stateful)
 
@@ -150,6 +154,7 @@ class TimeLSTM(_TimeRecurrent):
     """LSTM over xs (N, T, D) -> hs (N, T, H); gates [f, g, i, o]."""
 
     def __init__(self, Wx, Wh, b, stateful=False):
+        ops.check_recurrent_params(Wx, Wh, b, 4)
         self._init_params(Wx, Wh, b)
         self._init_state(stateful)
         self.c = None

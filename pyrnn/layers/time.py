@@ -3,6 +3,7 @@ losses and dropout over (N, T, ...) batches, each one op call (no per-step loop)
 from __future__ import annotations
 
 from .. import ops
+from .._checks import check_index
 from ._base import Layer
 from .basic import _labels, _loss_value
 
@@ -16,6 +17,7 @@ class TimeEmbedding(Layer):
         self._saved = None
 
     def forward(self, xs):
+        check_index("xs", xs, ("N", "T"), high=self.params[0].shape[0])
         out, self._saved = ops.embedding_forward(self.params[0], xs)
         return out
 

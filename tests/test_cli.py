@@ -1,0 +1,42 @@
+"""The `pyrnn` command: info and gradcheck, run as a user would."""
+import json
+import subprocess
+import sys
+import tempfile
+
+import pyrnn
+
+
+def run(*args):
+    # cwd elsewhere: `python -m` puts cwd on sys.path, and the source tree has no compiled modules
+    return subprocess.run([sys.executable, "-m", "pyrnn", *args], capture_output=True, text=True,
+                          cwd=tempfile.gettempdir())
+
+
+def test_info_lists_every_backend_with_a_reason():
+    out = run("info")
+    assert out.returncode == 0, out.stderr
+    assert f"pyrnn {pyrnn.__version__}" in out.stdout
+    for name in ("reference", "cpp", "numba", "cuda", "numba-cuda"):
+        assert f"  {name} " in out.stdout
+    assert "NumPy BLAS" in out.stdout and "CPU threads" in out.stdout
+
+
+def test_info_json():
+    out = run("info", "--json")
+    d = json.loads(out.stdout)
+    assert d["backends"]["reference"]["usable"] is True
+    assert d["default_numpy"] in ("cpp", "numba", "reference")
+
+
+def test_gradcheck_cli_passes_and_prints_a_table():
+    out = run("gradcheck", "--case", "TimeLSTM", "--case", "op gru")
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "TimeLSTM stateful chunk" in out.stdout and "op gru reset_after" in out.stdout
+    assert " 0 failed" in out.stdout
+
+
+def test_gradcheck_cli_rejects_unknown_case_and_backend():
+    assert run("gradcheck", "--case", "no-such-layer").returncode == 2
+    bad = run("gradcheck", "--backend", "nope")
+    assert bad.returncode == 2 and "unknown backend" in bad.stderr
