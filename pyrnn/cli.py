@@ -1,4 +1,4 @@
-"""The `pyrnn` command (also `python -m pyrnn`): info, gradcheck."""
+"""The `pyrnn` command (also `python -m pyrnn`): info, gradcheck, bench."""
 from __future__ import annotations
 
 import argparse
@@ -62,6 +62,33 @@ def _cmd_gradcheck(args) -> int:
     return 1 if failed else 0
 
 
+def _shape(text):
+    try:
+        N, T, D, H = (int(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected N,T,D,H (four integers), got {text!r}") from None
+    return N, T, D, H
+
+
+def _cmd_bench(args) -> int:
+    import numpy as np
+
+    from . import bench
+
+    shapes = args.shape or (bench.QUICK_SHAPES if args.quick else bench.SHAPES)
+    print(f"pyrnn bench: median ms per call, ratios = other / pyrnn (>1: pyrnn faster), "
+          f"% GEMM = time of one GEMM with the same multiply-adds / pyrnn time")
+    print(bench.HEADER, flush=True)
+    rows = bench.run(ops_=args.op or ("lstm", "gru"), modes=args.mode or ("fwd+bwd", "fwd"), shapes=shapes,
+                     dtype=np.dtype(args.dtype).type, repeat=2 if args.quick else args.repeat,
+                     reference=not args.no_reference, torch=not args.no_torch,
+                     progress=lambda line: print(line, flush=True))
+    if args.json:
+        bench.write_json(rows, args.json)
+        print(f"wrote {args.json}")
+    return 0
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="pyrnn", description="fast, checked RNN/LSTM/GRU and attention kernels")
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -76,6 +103,19 @@ def main(argv=None) -> int:
     pg.add_argument("--tol", type=float, default=1e-6, help="pass threshold on the relative error (default 1e-6)")
     pg.add_argument("--seed", type=int, default=0)
     pg.set_defaults(func=_cmd_gradcheck)
+
+    pb = sub.add_parser("bench", help="pyrnn vs NumPy reference vs PyTorch vs the GEMM limit, in one run")
+    pb.add_argument("--op", action="append", choices=["lstm", "gru"], help="op to time (repeatable)")
+    pb.add_argument("--mode", action="append", choices=["fwd+bwd", "fwd"], help="mode (repeatable)")
+    pb.add_argument("--shape", action="append", type=_shape, metavar="N,T,D,H", help="shape (repeatable)")
+    pb.add_argument("--dtype", default="float32", choices=["float32", "float64"])
+    pb.add_argument("--repeat", type=int, default=5, help="timed calls per cell (median is reported)")
+    pb.add_argument("--quick", action="store_true", help="tiny shapes, 2 repeats: a smoke run")
+    pb.add_argument("--no-reference", action="store_true", help="skip the (slow) NumPy reference")
+    pb.add_argument("--no-torch", action="store_true", help="skip PyTorch even when installed")
+    pb.add_argument("--json", nargs="?", const="benchmarks/results/cpu.json", metavar="PATH",
+                    help="also write the rows as JSON (default benchmarks/results/cpu.json)")
+    pb.set_defaults(func=_cmd_bench)
 
     args = p.parse_args(argv)
     return args.func(args)

@@ -40,3 +40,13 @@ def test_gradcheck_cli_rejects_unknown_case_and_backend():
     assert run("gradcheck", "--case", "no-such-layer").returncode == 2
     bad = run("gradcheck", "--backend", "nope")
     assert bad.returncode == 2 and "unknown backend" in bad.stderr
+
+
+def test_bench_quick_smoke(tmp_path):
+    """A smoke run of `pyrnn bench` (no timing is asserted: speed lives in benchmarks/)."""
+    out_json = tmp_path / "bench.json"
+    out = run("bench", "--quick", "--no-torch", "--op", "lstm", "--json", str(out_json))
+    assert out.returncode == 0, out.stderr
+    assert "lstm fwd+bwd" in out.stdout and "% GEMM" in out.stdout
+    rows = json.loads(out_json.read_text())["rows"]
+    assert {r["mode"] for r in rows} == {"fwd", "fwd+bwd"} and all(r["pyrnn_ms"] > 0 for r in rows)
