@@ -30,7 +30,7 @@ class Embedding(Layer):
 
 
 class Affine(Layer):
-    """out = x @ W + b. W (D, M), b (M,)."""
+    """out = x @ W + b. x (..., D), W (D, M), b (M,)."""
 
     def __init__(self, W, b):
         self._init_params(W, b)
@@ -73,8 +73,8 @@ def _labels(t, y_shape):
 
 
 class SoftmaxWithLoss(Layer):
-    """Mean softmax cross-entropy over the batch. x (N, V); t labels (N,) or one-hot (N, V).
-    Labels equal to -1 are ignored (as in TimeSoftmaxWithLoss)."""
+    """Mean softmax cross-entropy. x (..., V) scores; t labels (...) or one-hot (..., V).
+    Labels equal to ``ignore_label`` (-1) are ignored, as in the book's TimeSoftmaxWithLoss."""
 
     def __init__(self):
         self.params, self.grads = [], []

@@ -1,81 +1,40 @@
 """Time-distributed layers from the book's common/time_layers.py: embedding, affine,
-losses and dropout over (N, T, ...) batches, each one op call (no per-step loop)."""
+losses and dropout over (N, T, ...) batches, each one op call (no per-step loop).
+
+The ops take any leading dimensions, so the Time* layers are the per-step layers of
+basic.py with the book's names, argument names and checks for (N, T, ...) input.
+"""
 from __future__ import annotations
 
 from .. import ops
 from .._checks import check_index
 from ._base import Layer
-from .basic import _labels, _loss_value
+from .basic import Affine, Embedding, SigmoidWithLoss, SoftmaxWithLoss
 
 
-class TimeEmbedding(Layer):
+class TimeEmbedding(Embedding):
     """xs (N, T) integer ids -> (N, T, D) rows of W (V, D)."""
 
     def __init__(self, W):
-        self._init_params(W)
+        super().__init__(W)
         self.W = W
-        self._saved = None
 
     def forward(self, xs):
         check_index("xs", xs, ("N", "T"), high=self.params[0].shape[0])
-        out, self._saved = ops.embedding_forward(self.params[0], xs)
-        return out
-
-    def backward(self, dout):
-        self._set_grads(ops.embedding_backward(dout, self._need(self._saved)))
-        return None
+        return super().forward(xs)
 
 
-class TimeAffine(Layer):
+class TimeAffine(Affine):
     """x (N, T, D) @ W (D, M) + b (M,) -> (N, T, M)."""
 
-    def __init__(self, W, b):
-        self._init_params(W, b)
-        self.x = None
-        self._saved = None
 
-    def forward(self, x):
-        self.x = x
-        out, self._saved = ops.affine_forward(x, *self.params)
-        return out
-
-    def backward(self, dout):
-        dx, dW, db = ops.affine_backward(dout, self._need(self._saved))
-        self._set_grads(dW, db)
-        return dx
-
-
-class TimeSoftmaxWithLoss(Layer):
+class TimeSoftmaxWithLoss(SoftmaxWithLoss):
     """Mean softmax cross-entropy over all (n, t) whose label is not ``ignore_label`` (-1).
     xs (N, T, V) scores; ts (N, T) labels or (N, T, V) one-hot."""
 
-    def __init__(self):
-        self.params, self.grads = [], []
-        self.ignore_label = -1
-        self._saved = None
 
-    def forward(self, xs, ts):
-        ts = _labels(ts, xs.shape)
-        loss, self._saved = ops.softmax_cross_entropy_forward(xs, ts, self.ignore_label)
-        return _loss_value(loss)
-
-    def backward(self, dout=1):
-        return ops.softmax_cross_entropy_backward(dout, self._need(self._saved))
-
-
-class TimeSigmoidWithLoss(Layer):
+class TimeSigmoidWithLoss(SigmoidWithLoss):
     """Mean binary cross-entropy of sigmoid(xs) (N, T) against 0/1 targets ts (N, T)."""
-
-    def __init__(self):
-        self.params, self.grads = [], []
-        self._saved = None
-
-    def forward(self, xs, ts):
-        loss, self._saved = ops.sigmoid_cross_entropy_forward(xs, ts)
-        return _loss_value(loss)
-
-    def backward(self, dout=1):
-        return ops.sigmoid_cross_entropy_backward(dout, self._need(self._saved))
 
 
 class TimeDropout(Layer):
