@@ -5,7 +5,8 @@ functions documented in `pyrnn.backends.contract`). The dispatcher picks one
 per call:
 
 * forced: ``with pyrnn.use_backend("numba"): ...`` or ``PYRNN_BACKEND=numba``;
-  the forced backend must support the op and the array type, else a clear error;
+  the forced backend must support the array type, else a clear error; an op it
+  does not implement (yet) runs on the reference, which implements every op;
 * automatic, by array type, first usable backend that implements the op:
   NumPy -> cpp, numba, reference;  CuPy -> cuda, numba-cuda, reference.
 
@@ -129,7 +130,8 @@ def select(op: str, on_gpu: bool):
                 f"backend {forced!r} runs on {'/'.join(sorted(mod.ARRAYS))} arrays, but {op} got {kind} arrays"
             )
         if not hasattr(mod, op):
-            raise NotImplementedError(f"backend {forced!r} does not implement {op}")
+            # backends grow op by op; the reference covers the rest (and runs on both array types)
+            return get("reference")
         return mod
     for name in CUPY_ORDER if on_gpu else NUMPY_ORDER:
         try:

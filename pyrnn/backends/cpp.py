@@ -1,18 +1,81 @@
-"""The C++ CPU backend (pyrnn._cpu). Its kernels land with the 'Fused C++ CPU kernels'
-issue; until then the module builds and reports itself, and the dispatcher passes it by."""
+"""The C++ CPU backend (pyrnn._cpu): fused whole-sequence RNN/LSTM/GRU kernels over OpenBLAS.
+
+Arguments arrive validated by `pyrnn.ops` (shapes, one float dtype, NumPy). The C++
+bindings take only C-contiguous arrays of the exact dtype (they never convert), so
+inputs are made contiguous here, and only when they are not already.
+
+``saved`` payloads are tuples of arrays the kernels made or were given; they keep
+references to the caller's xs, Wx, Wh, h0 and c0 (no copies), like the reference.
+"""
 from pyrnn.backends import BackendUnavailable
 
 ARRAYS = {"numpy"}
 NAME = "cpp"
 
 try:
+    import numpy as np
+    # Load OpenBLAS (libscipy_openblas.so) before the extension needs it: the extension's
+    # RPATH finds it too, but an already loaded library works wherever the packages sit.
+    import scipy_openblas32  # noqa: F401
     from pyrnn import _cpu
-except ImportError as e:  # not built (no compiler) or failed to load
+except ImportError as e:  # not built (no compiler), BLAS missing, or failed to load
     _cpu, _import_error = None, e
 
 
 def probe():
     if _cpu is None:
         raise BackendUnavailable(f"pyrnn._cpu failed to import: {_import_error}")
+    if not hasattr(_cpu, "lstm_forward"):
+        raise BackendUnavailable("pyrnn._cpu is an old build without kernels; reinstall pyrnn")
+
+
+def describe():
     info = _cpu.build_info()
-    raise BackendUnavailable(f"pyrnn._cpu built ({info['compiler']}), kernels not implemented yet")
+    return (f"C++ kernels ({info['compiler']}), {info['blas']} {info['blas_version']} "
+            f"({info['blas_core']}), {info['blas_threads']} threads")
+
+
+def _c(a):
+    """a as a C-contiguous array (None passes); copies only when it is not one already."""
+    if a is None or a.flags.c_contiguous:
+        return a
+    return np.ascontiguousarray(a)
+
+
+# ---- tanh RNN ------------------------------------------------------------------------------------
+
+def rnn_forward(xs, Wx, Wh, b, h0, train):
+    xs, Wx, Wh, b, h0 = _c(xs), _c(Wx), _c(Wh), _c(b), _c(h0)
+    hs, hT = _cpu.rnn_forward(xs, Wx, Wh, b, h0)
+    saved = (xs, Wx, Wh, h0, hs, b is not None) if train else None
+    return hs, hT, saved
+
+
+def rnn_backward(dhs, dhT, saved):
+    return _cpu.rnn_backward(_c(dhs), _c(dhT), *saved)
+
+
+# ---- LSTM ----------------------------------------------------------------------------------------
+
+def lstm_forward(xs, Wx, Wh, b, h0, c0, train):
+    xs, Wx, Wh, b, h0, c0 = _c(xs), _c(Wx), _c(Wh), _c(b), _c(h0), _c(c0)
+    hs, hT, cT, cs, gates = _cpu.lstm_forward(xs, Wx, Wh, b, h0, c0, bool(train))
+    saved = (xs, Wx, Wh, h0, c0, hs, cs, gates, b is not None) if train else None
+    return hs, hT, cT, saved
+
+
+def lstm_backward(dhs, dhT, dcT, saved):
+    return _cpu.lstm_backward(_c(dhs), _c(dhT), _c(dcT), *saved)
+
+
+# ---- GRU -----------------------------------------------------------------------------------------
+
+def gru_forward(xs, Wx, Wh, b, h0, reset_after, train):
+    xs, Wx, Wh, b, h0 = _c(xs), _c(Wx), _c(Wh), _c(b), _c(h0)
+    hs, hT, gates, extra = _cpu.gru_forward(xs, Wx, Wh, b, h0, bool(reset_after), bool(train))
+    saved = (xs, Wx, Wh, h0, hs, gates, extra, bool(reset_after), b is not None) if train else None
+    return hs, hT, saved
+
+
+def gru_backward(dhs, dhT, saved):
+    return _cpu.gru_backward(_c(dhs), _c(dhT), *saved)

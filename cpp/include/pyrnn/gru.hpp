@@ -1,0 +1,204 @@
+// GRU over a whole sequence, forward and backward (BPTT). Gates [z, r, n], h_t = (1 - z) h_{t-1} + z n.
+//   reset_after = false (the book, Cho et al.): n = tanh(x Wxn + bn + (r * h) Whn);  b (3H) all input bias.
+//   reset_after = true (cuDNN, PyTorch, Keras): n = tanh(x Wxn + b0n + r * (h Whn + b1n));
+//                                               b (2, 3H): b[0] input bias, b[1] recurrent bias.
+// Batch-major: xs (N, T, D), hs (N, T, H).
+#pragma once
+#include <algorithm>
+#include <cstddef>
+#include <vector>
+
+#include "pyrnn/activations.hpp"
+#include "pyrnn/blas.hpp"
+
+namespace pyrnn {
+
+using idx = std::ptrdiff_t;
+
+// xs (N,T,D), Wx (D,3H), Wh (H,3H), b (3H) or (2,3H) with reset_after | null, h0 (N,H)|null -> hs (N,T,H), hT (N,H);
+// training (both non-null, else inference): gates (N,T,3H) activated [z,r,n],
+// extra (N,T,H) = r * h_{t-1} (reset_before: the input of Whn) or h_{t-1} Whn + b1n (reset_after)
+template <typename T>
+void gru_forward(idx N, idx Tn, idx D, idx H, bool reset_after, const T* xs, const T* Wx, const T* Wh, const T* b,
+                 const T* h0, T* hs, T* hT, T* gates, T* extra) {
+  const idx G = 3 * H;
+  const bool train = gates && extra;
+  const T* b_in = b;
+  const T* b_rec = (b && reset_after) ? b + G : nullptr;
+  // Input projections of all steps in one GEMM; in training they land in `gates`, activated in place per step.
+  std::vector<T> ax_scratch(train ? 0 : static_cast<size_t>(N * Tn * G));
+  T* ax = train ? gates : ax_scratch.data();
+  gemm<T>(false, false, N * Tn, G, D, T(1), xs, D, Wx, G, T(0), ax, G);
+  std::vector<T> gh(static_cast<size_t>(N * G));
+  const std::vector<T> zeros(static_cast<size_t>(G), T(0));  // stands in for a missing bias or state
+  const T* bi = b_in ? b_in : zeros.data();
+  const T* br = b_rec ? b_rec : zeros.data();
+  std::vector<T> ex_scratch(train ? 0 : static_cast<size_t>(N * H));
+  for (idx t = 0; t < Tn; ++t) {
+    const T* hp = t ? hs + (t - 1) * H : h0;  // null: h_{t-1} = 0
+    const idx ldp = t ? Tn * H : H;
+    auto ex_row = [&](idx n) { return train ? extra + (n * Tn + t) * H : ex_scratch.data() + n * H; };
+    if (!reset_after) {
+      // z and r first (they need only h); then r * h meets Whn, a second GEMM that must wait for r.
+      if (hp)
+        gemm<T>(false, false, N, 2 * H, H, T(1), hp, ldp, Wh, G, T(0), gh.data(), G);
+      else
+        std::fill(gh.begin(), gh.end(), T(0));
+      for (idx n = 0; n < N; ++n) {
+        T* a = ax + (n * Tn + t) * G;
+        const T* g3 = gh.data() + n * G;
+        const T* hpn = hp ? hp + n * ldp : zeros.data();
+        T* rh = ex_row(n);
+        for (idx j = 0; j < H; ++j) {
+          const T z = sigmoid(a[j] + g3[j] + bi[j]);
+          const T r = sigmoid(a[H + j] + g3[H + j] + bi[H + j]);
+          a[j] = z;  // in inference `a` is scratch, so storing is harmless
+          a[H + j] = r;
+          rh[j] = r * hpn[j];
+        }
+      }
+      // hn (N,H) = (r * h) Whn, into the third block of gh
+      if (hp) {
+        const T* rh0 = train ? extra + t * H : ex_scratch.data();
+        gemm<T>(false, false, N, H, H, T(1), rh0, train ? Tn * H : H, Wh + 2 * H, G, T(0), gh.data() + 2 * H, G);
+      }
+      for (idx n = 0; n < N; ++n) {
+        T* a = ax + (n * Tn + t) * G;
+        const T* g3 = gh.data() + n * G;
+        const T* hpn = hp ? hp + n * ldp : zeros.data();
+        T* h = hs + (n * Tn + t) * H;
+        for (idx j = 0; j < H; ++j) {
+          const T z = a[j];
+          const T nn = tanh_(a[2 * H + j] + g3[2 * H + j] + bi[2 * H + j]);
+          a[2 * H + j] = nn;
+          h[j] = (T(1) - z) * hpn[j] + z * nn;
+        }
+      }
+    } else {
+      // one recurrent GEMM for all three gates; r scales its n part afterwards
+      if (hp)
+        gemm<T>(false, false, N, G, H, T(1), hp, ldp, Wh, G, T(0), gh.data(), G);
+      else
+        std::fill(gh.begin(), gh.end(), T(0));
+      for (idx n = 0; n < N; ++n) {
+        T* a = ax + (n * Tn + t) * G;
+        const T* g3 = gh.data() + n * G;
+        const T* hpn = hp ? hp + n * ldp : zeros.data();
+        T* hnr = ex_row(n);
+        T* h = hs + (n * Tn + t) * H;
+        for (idx j = 0; j < H; ++j) {
+          const T bz = bi[j] + br[j];
+          const T brr = bi[H + j] + br[H + j];
+          const T z = sigmoid(a[j] + g3[j] + bz);
+          const T r = sigmoid(a[H + j] + g3[H + j] + brr);
+          const T hn = g3[2 * H + j] + br[2 * H + j];
+          const T nn = tanh_(a[2 * H + j] + bi[2 * H + j] + r * hn);
+          a[j] = z, a[H + j] = r, a[2 * H + j] = nn;
+          hnr[j] = hn;
+          h[j] = (T(1) - z) * hpn[j] + z * nn;
+        }
+      }
+    }
+  }
+  if (Tn > 0)
+    copy_rows_or_zero(hT, hs + (Tn - 1) * H, N, H, Tn * H);
+  else
+    copy_rows_or_zero(hT, h0, N, H, H);
+}
+
+// saved: xs (N,T,D), Wx (D,3H), Wh (H,3H), h0 (N,H)|null, hs (N,T,H), gates (N,T,3H), extra (N,T,H);
+// grads in: dhs (N,T,H), dhT (N,H)|null
+// -> dxs (N,T,D), dWx (D,3H), dWh (H,3H), db (3H) or (2,3H) with reset_after | null, dh0 (N,H)
+template <typename T>
+void gru_backward(idx N, idx Tn, idx D, idx H, bool reset_after, const T* xs, const T* Wx, const T* Wh,
+                  const T* h0, const T* hs, const T* gates, const T* extra, const T* dhs, const T* dhT, T* dxs,
+                  T* dWx, T* dWh, T* db, T* dh0) {
+  const idx G = 3 * H;
+  std::vector<T> dAx(static_cast<size_t>(N * Tn * G));  // gradient of x_t Wx + b_in, every step
+  // reset_after: gradient of h_{t-1} Wh + b_rec (differs from dAx in the n block: r scales it)
+  std::vector<T> dAh(reset_after ? static_cast<size_t>(N * Tn * G) : 0);
+  std::vector<T> dh(static_cast<size_t>(N * H));  // gradient reaching h_t from step t+1
+  std::vector<T> drh(reset_after ? 0 : static_cast<size_t>(N * H));
+  copy_rows_or_zero(dh.data(), dhT, N, H, H);
+  const std::vector<T> zeros(static_cast<size_t>(H), T(0));  // h_{-1} when h0 is null
+  for (idx t = Tn - 1; t >= 0; --t) {
+    const T* hp = t ? hs + (t - 1) * H : h0;
+    const idx ldp = t ? Tn * H : H;
+    if (!reset_after) {
+      for (idx n = 0; n < N; ++n) {
+        const idx r = n * Tn + t;
+        const T* a = gates + r * G;
+        const T* hpn = hp ? hp + n * ldp : zeros.data();
+        const T* dhs_r = dhs + r * H;
+        T* d = dAx.data() + r * G;
+        T* dhn = dh.data() + n * H;
+        for (idx j = 0; j < H; ++j) {
+          const T z = a[j], nn = a[2 * H + j];
+          const T dht = dhn[j] + dhs_r[j];
+          d[j] = dht * (nn - hpn[j]) * z * (T(1) - z);
+          d[2 * H + j] = dht * z * (T(1) - nn * nn);
+          dhn[j] = dht;  // keep the total for the second pass
+        }
+      }
+      // gradient of r * h_{t-1}: drh = dan Whn^T
+      gemm<T>(false, true, N, H, H, T(1), dAx.data() + t * G + 2 * H, Tn * G, Wh + 2 * H, G, T(0), drh.data(), H);
+      for (idx n = 0; n < N; ++n) {
+        const idx r = n * Tn + t;
+        const T* a = gates + r * G;
+        const T* hpn = hp ? hp + n * ldp : zeros.data();
+        const T* dr = drh.data() + n * H;
+        T* d = dAx.data() + r * G;
+        T* dhn = dh.data() + n * H;
+        for (idx j = 0; j < H; ++j) {
+          const T z = a[j], rr = a[H + j];
+          d[H + j] = dr[j] * hpn[j] * rr * (T(1) - rr);
+          dhn[j] = dhn[j] * (T(1) - z) + dr[j] * rr;
+        }
+      }
+      // on to h_{t-1}: + [daz, dar] Wh[:, :2H]^T
+      gemm<T>(false, true, N, H, 2 * H, T(1), dAx.data() + t * G, Tn * G, Wh, G, T(1), dh.data(), H);
+    } else {
+      for (idx n = 0; n < N; ++n) {
+        const idx r = n * Tn + t;
+        const T* a = gates + r * G;
+        const T* hn = extra + r * H;
+        const T* hpn = hp ? hp + n * ldp : zeros.data();
+        const T* dhs_r = dhs + r * H;
+        T* dx = dAx.data() + r * G;
+        T* dr = dAh.data() + r * G;
+        T* dhn = dh.data() + n * H;
+        for (idx j = 0; j < H; ++j) {
+          const T z = a[j], rr = a[H + j], nn = a[2 * H + j];
+          const T dht = dhn[j] + dhs_r[j];
+          const T daz = dht * (nn - hpn[j]) * z * (T(1) - z);
+          const T dan = dht * z * (T(1) - nn * nn);
+          const T dar = dan * hn[j] * rr * (T(1) - rr);
+          dx[j] = daz, dx[H + j] = dar, dx[2 * H + j] = dan;
+          dr[j] = daz, dr[H + j] = dar, dr[2 * H + j] = dan * rr;  // n sees h only through r
+          dhn[j] = dht * (T(1) - z);
+        }
+      }
+      // on to h_{t-1}: + dAh_t Wh^T
+      gemm<T>(false, true, N, H, G, T(1), dAh.data() + t * G, Tn * G, Wh, G, T(1), dh.data(), H);
+    }
+  }
+  std::copy(dh.begin(), dh.end(), dh0);
+  gemm<T>(false, true, N * Tn, D, G, T(1), dAx.data(), G, Wx, G, T(0), dxs, D);
+  gemm<T>(true, false, D, G, N * Tn, T(1), xs, D, dAx.data(), G, T(0), dWx, G);
+  std::vector<T> hprev(static_cast<size_t>(N * Tn * H));
+  states_before_each_step(N, Tn, H, h0, hs, hprev.data());
+  if (reset_after) {
+    gemm<T>(true, false, H, G, N * Tn, T(1), hprev.data(), H, dAh.data(), G, T(0), dWh, G);
+    if (db) {
+      column_sums(N * Tn, G, dAx.data(), G, db);
+      column_sums(N * Tn, G, dAh.data(), G, db + G);
+    }
+  } else {
+    // z and r multiply h_{t-1} by Wh; n multiplies r * h_{t-1} (saved as `extra`) by Whn
+    gemm<T>(true, false, H, 2 * H, N * Tn, T(1), hprev.data(), H, dAx.data(), G, T(0), dWh, G);
+    gemm<T>(true, false, H, H, N * Tn, T(1), extra, H, dAx.data() + 2 * H, G, T(0), dWh + 2 * H, G);
+    if (db) column_sums(N * Tn, G, dAx.data(), G, db);
+  }
+}
+
+}  // namespace pyrnn
