@@ -1,0 +1,110 @@
+"""LSTM language models (the book's ch06): Rnnlm and BetterRnnlm (two stacked LSTMs,
+dropout, weight tying), trained with truncated BPTT (`pyrnn.train.RnnlmTrainer`).
+
+``forward(xs, ts, train_flg=True)`` -> mean loss over (N, T) next-token targets;
+``backward(dout=1)``; ``predict(xs)`` -> scores (N, T, V); ``reset_state()`` before a new
+stream; ``generate(start_id, sample_size)`` samples (or greedily picks) a continuation.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .._arrays import get_xp, to_numpy
+from ..layers import TimeAffine, TimeDropout, TimeEmbedding, TimeLSTM, TimeSoftmaxWithLoss
+from ._base import Init, Model
+
+
+class _LanguageModel(Model):
+    def _set_train(self, train_flg):
+        for _, layer in self._children:
+            if isinstance(layer, TimeDropout):
+                layer.train_flg = train_flg
+
+    def predict(self, xs, train_flg=False):
+        self._set_train(train_flg)
+        for _, layer in self._children:
+            xs = layer.forward(xs)
+        return xs
+
+    def forward(self, xs, ts, train_flg=True):
+        return self.loss_layer.forward(self.predict(xs, train_flg), ts)
+
+    def backward(self, dout=1):
+        dout = self.loss_layer.backward(dout)
+        for _, layer in reversed(self._children):
+            dout = layer.backward(dout)
+        return dout
+
+    def _lstms(self):
+        return [layer for _, layer in self._children if isinstance(layer, TimeLSTM)]
+
+    def generate(self, start_id, sample_size=100, skip_ids=None, greedy=False, seed=None):
+        """Continue from ``start_id`` (an int or a list of ids to read first) for
+        ``sample_size`` tokens: sampled from the softmax (seeded by ``seed``) or, with
+        ``greedy``, the argmax; ids in ``skip_ids`` are never produced. Returns a list of
+        ids (the start ids included). The model's recurrent state is restored afterwards."""
+        lstms = self._lstms()
+        saved = [(l.h, l.c) for l in lstms]
+        rng = np.random.default_rng(seed)
+        xp = get_xp(self.params[0])
+        ids = [int(start_id)] if np.ndim(start_id) == 0 else [int(i) for i in start_id]
+        skip = set(skip_ids or ())
+        try:
+            self.reset_state()
+            for i in ids[:-1]:
+                self.predict(xp.asarray([[i]], dtype=np.int32))
+            x = ids[-1]
+            for _ in range(sample_size):
+                score = to_numpy(self.predict(xp.asarray([[x]], dtype=np.int32)))[0, -1].astype(np.float64)
+                if skip:
+                    score[list(skip)] = -np.inf
+                if greedy:
+                    x = int(score.argmax())
+                else:
+                    p = np.exp(score - score.max())
+                    x = int(rng.choice(len(p), p=p / p.sum()))
+                ids.append(x)
+        finally:
+            for l, (h, c) in zip(lstms, saved):
+                l.set_state(h, c)
+        return ids
+
+
+class Rnnlm(_LanguageModel):
+    """TimeEmbedding -> TimeLSTM (stateful) -> TimeAffine, TimeSoftmaxWithLoss."""
+
+    def __init__(self, vocab_size=10000, wordvec_size=100, hidden_size=100, dtype=np.float32, seed=0, xp=None):
+        init = Init(seed, dtype, xp)
+        V, D, H = vocab_size, wordvec_size, hidden_size
+        self.embed = TimeEmbedding(init.embedding(V, D))
+        self.lstm = TimeLSTM(*init.lstm(D, H), stateful=True)
+        self.affine = TimeAffine(*init.affine(H, V))
+        self.loss_layer = TimeSoftmaxWithLoss()
+        self._compose(("embed", self.embed), ("lstm", self.lstm), ("affine", self.affine))
+
+
+class BetterRnnlm(_LanguageModel):
+    """Embedding -> dropout -> LSTM -> dropout -> LSTM -> dropout -> affine (Zaremba et al.;
+    the book's ch06 BetterRnnlm). With ``tie_weights`` (needs wordvec_size == hidden_size)
+    the output affine's W is the embedding's W transposed (Press & Wolf; Inan et al.): the
+    same memory appears twice in ``params`` (as W and W.T) and `pyrnn.train.dedup_params`
+    merges it before each update, as the book's trainer does."""
+
+    def __init__(self, vocab_size=10000, wordvec_size=650, hidden_size=650, dropout_ratio=0.5,
+                 tie_weights=True, dtype=np.float32, seed=0, xp=None):
+        init = Init(seed, dtype, xp)
+        V, D, H = vocab_size, wordvec_size, hidden_size
+        if tie_weights and D != H:
+            raise ValueError(f"tie_weights needs wordvec_size == hidden_size, got {D} and {H}")
+        self.embed = TimeEmbedding(init.embedding(V, D))
+        self.lstm1 = TimeLSTM(*init.lstm(D, H), stateful=True)
+        self.lstm2 = TimeLSTM(*init.lstm(H, H), stateful=True)
+        if tie_weights:
+            self.affine = TimeAffine(self.embed.params[0].T, init.zeros(V))
+        else:
+            self.affine = TimeAffine(*init.affine(H, V))
+        self.tie_weights = bool(tie_weights)
+        self.loss_layer = TimeSoftmaxWithLoss()
+        self._compose(("embed", self.embed), ("dropout1", TimeDropout(dropout_ratio)), ("lstm1", self.lstm1),
+                      ("dropout2", TimeDropout(dropout_ratio)), ("lstm2", self.lstm2),
+                      ("dropout3", TimeDropout(dropout_ratio)), ("affine", self.affine))

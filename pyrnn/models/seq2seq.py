@@ -1,0 +1,277 @@
+"""Encoder-decoder models (the book's ch07 and ch08): Seq2seq, PeekySeq2seq, AttentionSeq2seq.
+
+All take (N, Te) source ids and (N, 1 + Td) targets whose first column is the start
+symbol: ``forward(xs, ts)`` trains with teacher forcing (the decoder reads ts[:, :-1] and
+predicts ts[:, 1:]) and returns the mean loss; ``backward(dout=1)`` fills ``grads``;
+``generate(xs, start_id, sample_size)`` decodes greedily, a whole batch at once, and
+returns (N, sample_size) ids. Reversing the source (Sutskever et al.) is a data choice:
+see `pyrnn.datasets.reverse_input`.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..layers import TimeAffine, TimeAttention, TimeBiLSTM, TimeEmbedding, TimeLSTM, TimeSoftmaxWithLoss
+from ._base import Init, Model
+
+
+def _start_tokens(xp, n, start_id):
+    """(N, 1) start ids from a scalar or per-row ids."""
+    if np.ndim(start_id) == 0:
+        return xp.full((n, 1), int(start_id), dtype=np.int32)
+    return xp.asarray(start_id).reshape(n, 1)
+
+
+class Encoder(Model):
+    """TimeEmbedding + TimeLSTM: xs (N, T) -> hs (N, T, H). With ``bidirectional`` a
+    TimeBiLSTM of H // 2 units per direction (hs still (N, T, H))."""
+
+    def __init__(self, vocab_size, wordvec_size, hidden_size, init, bidirectional=False):
+        V, D, H = vocab_size, wordvec_size, hidden_size
+        self.embed = TimeEmbedding(init.embedding(V, D))
+        self.bidirectional = bool(bidirectional)
+        if self.bidirectional:
+            if H % 2:
+                raise ValueError(f"hidden_size: a bidirectional encoder needs an even size, got {H}")
+            self.lstm = TimeBiLSTM(*init.lstm(D, H // 2), *init.lstm(D, H // 2))
+        else:
+            self.lstm = TimeLSTM(*init.lstm(D, H), stateful=False)
+        self._compose(("embed", self.embed), ("lstm", self.lstm))
+        self._hs_shape = None
+
+    def forward(self, xs):
+        hs = self.lstm.forward(self.embed.forward(xs))
+        self._hs_shape = hs.shape
+        return hs
+
+    def backward(self, dhs):
+        self.embed.backward(self.lstm.backward(dhs))
+
+    def final_state(self, hs):
+        """The summary h (N, H) handed to the decoder: the last state of each direction."""
+        if not self.bidirectional:
+            return hs[:, -1]
+        H2 = hs.shape[2] // 2
+        xp = _xp(hs)
+        return xp.concatenate((hs[:, -1, :H2], hs[:, 0, H2:]), axis=1)
+
+    def final_state_backward(self, dh, dhs=None):
+        """Add dL/dh of `final_state` into dhs (new zeros when None); returns dhs."""
+        xp = _xp(dh)
+        if dhs is None:
+            dhs = xp.zeros(self._hs_shape, dtype=dh.dtype)
+        if not self.bidirectional:
+            dhs[:, -1] += dh
+        else:
+            H2 = dh.shape[1] // 2
+            dhs[:, -1, :H2] += dh[:, :H2]
+            dhs[:, 0, H2:] += dh[:, H2:]
+        return dhs
+
+
+def _xp(a):
+    from .._arrays import get_xp
+    return get_xp(a)
+
+
+class Decoder(Model):
+    """TimeEmbedding + TimeLSTM (stateful, started from the encoder's h) + TimeAffine."""
+
+    def __init__(self, vocab_size, wordvec_size, hidden_size, init):
+        V, D, H = vocab_size, wordvec_size, hidden_size
+        self.embed = TimeEmbedding(init.embedding(V, D))
+        self.lstm = TimeLSTM(*init.lstm(D, H), stateful=True)
+        self.affine = TimeAffine(*init.affine(H, V))
+        self._compose(("embed", self.embed), ("lstm", self.lstm), ("affine", self.affine))
+
+    def forward(self, xs, h):
+        self.lstm.set_state(h)
+        return self.affine.forward(self.lstm.forward(self.embed.forward(xs)))
+
+    def backward(self, dscore):
+        self.embed.backward(self.lstm.backward(self.affine.backward(dscore)))
+        return self.lstm.dh
+
+    def generate(self, h, start_id, sample_size):
+        xp = _xp(h)
+        self.lstm.set_state(h)
+        x = _start_tokens(xp, h.shape[0], start_id)
+        out = []
+        for _ in range(sample_size):
+            score = self.affine.forward(self.lstm.forward(self.embed.forward(x)))
+            x = score.argmax(axis=2)
+            out.append(x[:, 0])
+        return xp.stack(out, axis=1)
+
+
+class PeekyDecoder(Model):
+    """Decoder that 'peeks': the encoder's h is concatenated to every LSTM input and to
+    every affine input (LSTM input D + H, affine input 2H)."""
+
+    def __init__(self, vocab_size, wordvec_size, hidden_size, init):
+        V, D, H = vocab_size, wordvec_size, hidden_size
+        self.embed = TimeEmbedding(init.embedding(V, D))
+        self.lstm = TimeLSTM(*init.lstm(H + D, H), stateful=True)
+        self.affine = TimeAffine(*init.affine(2 * H, V))
+        self._compose(("embed", self.embed), ("lstm", self.lstm), ("affine", self.affine))
+        self._H = H
+
+    def _step(self, xs, h):
+        xp = _xp(h)
+        N, T = xs.shape
+        hs = xp.broadcast_to(h[:, None, :], (N, T, h.shape[1]))
+        out = self.lstm.forward(xp.concatenate((hs, self.embed.forward(xs)), axis=2))
+        return self.affine.forward(xp.concatenate((hs, out), axis=2))
+
+    def forward(self, xs, h):
+        self.lstm.set_state(h)
+        return self._step(xs, h)
+
+    def backward(self, dscore):
+        xp = _xp(dscore)
+        H = self._H
+        dout = self.affine.backward(dscore)
+        dh = dout[:, :, :H].sum(axis=1)
+        dx = self.lstm.backward(xp.ascontiguousarray(dout[:, :, H:]))
+        dh = dh + dx[:, :, :H].sum(axis=1) + self.lstm.dh
+        self.embed.backward(xp.ascontiguousarray(dx[:, :, H:]))
+        return dh
+
+    def generate(self, h, start_id, sample_size):
+        xp = _xp(h)
+        self.lstm.set_state(h)
+        x = _start_tokens(xp, h.shape[0], start_id)
+        out = []
+        for _ in range(sample_size):
+            x = self._step(x, h).argmax(axis=2)
+            out.append(x[:, 0])
+        return xp.stack(out, axis=1)
+
+
+class AttentionDecoder(Model):
+    """TimeEmbedding + TimeLSTM (stateful) + TimeAttention over the encoder states; the
+    affine reads [context | decoder state] (2H). ``attention_weights`` after `generate`:
+    (N, sample_size, Te)."""
+
+    def __init__(self, vocab_size, wordvec_size, hidden_size, init):
+        V, D, H = vocab_size, wordvec_size, hidden_size
+        self.embed = TimeEmbedding(init.embedding(V, D))
+        self.lstm = TimeLSTM(*init.lstm(D, H), stateful=True)
+        self.attention = TimeAttention()
+        self.affine = TimeAffine(*init.affine(2 * H, V))
+        self._compose(("embed", self.embed), ("lstm", self.lstm), ("attention", self.attention),
+                      ("affine", self.affine))
+        self._H = H
+        self.attention_weights = None
+
+    def _step(self, xs, enc_hs, mask):
+        xp = _xp(enc_hs)
+        dec_hs = self.lstm.forward(self.embed.forward(xs))
+        c = self.attention.forward(enc_hs, dec_hs, mask)
+        return self.affine.forward(xp.concatenate((c, dec_hs), axis=2))
+
+    def forward(self, xs, enc_hs, h, mask=None):
+        self.lstm.set_state(h)
+        return self._step(xs, enc_hs, mask)
+
+    def backward(self, dscore):
+        """-> (denc_hs (N, Te, H), dh (N, H)) for the encoder's states and the initial state."""
+        xp = _xp(dscore)
+        H = self._H
+        dout = self.affine.backward(dscore)
+        denc_hs, ddec_hs = self.attention.backward(xp.ascontiguousarray(dout[:, :, :H]))
+        dx = self.lstm.backward(ddec_hs + dout[:, :, H:])
+        self.embed.backward(dx)
+        return denc_hs, self.lstm.dh
+
+    def generate(self, enc_hs, h, start_id, sample_size, mask=None):
+        xp = _xp(enc_hs)
+        self.lstm.set_state(h)
+        x = _start_tokens(xp, enc_hs.shape[0], start_id)
+        out, weights = [], []
+        for _ in range(sample_size):
+            x = self._step(x, enc_hs, mask).argmax(axis=2)
+            out.append(x[:, 0])
+            weights.append(self.attention.weights[:, 0])
+        self.attention_weights = xp.stack(weights, axis=1)
+        return xp.stack(out, axis=1)
+
+
+class Seq2seq(Model):
+    """Encoder (TimeEmbedding + TimeLSTM) -> last h -> Decoder (TimeEmbedding + stateful
+    TimeLSTM + TimeAffine) + TimeSoftmaxWithLoss.
+
+    Seq2seq(vocab_size, wordvec_size=16, hidden_size=128, dtype=float32, seed=0, xp=None):
+    ``xp`` (NumPy by default, or cupy) holds the parameters; ``seed`` fixes the init.
+    """
+
+    _decoder_cls = Decoder
+
+    def __init__(self, vocab_size, wordvec_size=16, hidden_size=128, dtype=np.float32, seed=0, xp=None):
+        init = Init(seed, dtype, xp)
+        self.encoder = Encoder(vocab_size, wordvec_size, hidden_size, init)
+        self.decoder = self._decoder_cls(vocab_size, wordvec_size, hidden_size, init)
+        self.softmax = TimeSoftmaxWithLoss()
+        self._compose(("encoder", self.encoder), ("decoder", self.decoder))
+
+    def forward(self, xs, ts):
+        hs = self.encoder.forward(xs)
+        score = self.decoder.forward(ts[:, :-1], self.encoder.final_state(hs))
+        return self.softmax.forward(score, ts[:, 1:])
+
+    def backward(self, dout=1):
+        dh = self.decoder.backward(self.softmax.backward(dout))
+        self.encoder.backward(self.encoder.final_state_backward(dh))
+
+    def generate(self, xs, start_id, sample_size):
+        """Greedy decoding: xs (N, Te) -> (N, sample_size) ids."""
+        hs = self.encoder.forward(xs)
+        return self.decoder.generate(self.encoder.final_state(hs), start_id, sample_size)
+
+
+class PeekySeq2seq(Seq2seq):
+    """Seq2seq whose decoder sees the encoder's h at every step (LSTM and affine inputs)."""
+
+    _decoder_cls = PeekyDecoder
+
+
+class AttentionSeq2seq(Model):
+    """Encoder (optionally bidirectional: TimeBiLSTM, H // 2 units each way) -> all states
+    hs -> AttentionDecoder (starts from the encoder's final state, attends over hs with
+    TimeAttention) + TimeSoftmaxWithLoss.
+
+    ``src_pad_id``: when given, source positions holding it are masked out of the
+    attention (only for vocabularies whose pad symbol occurs nowhere else; the date
+    and addition tasks pad with a space that also occurs inside sources, so leave it None).
+    """
+
+    def __init__(self, vocab_size, wordvec_size=16, hidden_size=256, bidirectional=False,
+                 src_pad_id=None, dtype=np.float32, seed=0, xp=None):
+        init = Init(seed, dtype, xp)
+        self.encoder = Encoder(vocab_size, wordvec_size, hidden_size, init, bidirectional)
+        self.decoder = AttentionDecoder(vocab_size, wordvec_size, hidden_size, init)
+        self.softmax = TimeSoftmaxWithLoss()
+        self.src_pad_id = src_pad_id
+        self._compose(("encoder", self.encoder), ("decoder", self.decoder))
+
+    def _mask(self, xs):
+        return None if self.src_pad_id is None else xs != self.src_pad_id
+
+    def forward(self, xs, ts):
+        hs = self.encoder.forward(xs)
+        score = self.decoder.forward(ts[:, :-1], hs, self.encoder.final_state(hs), self._mask(xs))
+        return self.softmax.forward(score, ts[:, 1:])
+
+    def backward(self, dout=1):
+        denc_hs, dh = self.decoder.backward(self.softmax.backward(dout))
+        self.encoder.backward(self.encoder.final_state_backward(dh, denc_hs))
+
+    def generate(self, xs, start_id, sample_size):
+        """Greedy decoding: xs (N, Te) -> (N, sample_size) ids; the attention weights of the
+        run are left in ``attention_weights`` (N, sample_size, Te)."""
+        hs = self.encoder.forward(xs)
+        return self.decoder.generate(hs, self.encoder.final_state(hs), start_id, sample_size, self._mask(xs))
+
+    @property
+    def attention_weights(self):
+        return self.decoder.attention_weights
