@@ -1,4 +1,4 @@
-"""The `pyrnn` command (also `python -m pyrnn`): info, gradcheck, bench."""
+"""The `pyrnn` command (also `python -m pyrnn`): info, gradcheck, bench, demo."""
 from __future__ import annotations
 
 import argparse
@@ -89,6 +89,12 @@ def _cmd_bench(args) -> int:
     return 0
 
 
+def _cmd_demo(args) -> int:
+    from . import demo
+
+    return demo.run(args)
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="pyrnn", description="fast, checked RNN/LSTM/GRU and attention kernels")
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -116,6 +122,18 @@ def main(argv=None) -> int:
     pb.add_argument("--json", nargs="?", const="benchmarks/results/cpu.json", metavar="PATH",
                     help="also write the rows as JSON (default benchmarks/results/cpu.json)")
     pb.set_defaults(func=_cmd_bench)
+
+    pd = sub.add_parser("demo", help="train a model on a built-in task (date, addition, rnnlm, sentiment)")
+    pd.add_argument("task", choices=["date", "addition", "rnnlm", "sentiment"])
+    pd.add_argument("--epochs", type=int, help="training epochs (default: per task; date 3)")
+    pd.add_argument("--hidden", type=int, help="hidden size (default: per task; date 256)")
+    pd.add_argument("--examples", type=int, help="training examples (date, addition: 45000; sentiment: 10000)")
+    pd.add_argument("--corpus", help="rnnlm: a local text file (default: the built-in corpus)")
+    pd.add_argument("--seed", type=int, default=0)
+    pd.add_argument("--backend", help="force a backend (default: automatic)")
+    pd.add_argument("--out", default="pyrnn-demo-out", help="folder for plots (default ./pyrnn-demo-out)")
+    pd.add_argument("--no-progress", action="store_true", help="no progress bars")
+    pd.set_defaults(func=_cmd_demo)
 
     args = p.parse_args(argv)
     return args.func(args)

@@ -50,3 +50,26 @@ def test_bench_quick_smoke(tmp_path):
     assert "lstm fwd+bwd" in out.stdout and "% GEMM" in out.stdout
     rows = json.loads(out_json.read_text())["rows"]
     assert {r["mode"] for r in rows} == {"fwd", "fwd+bwd"} and all(r["pyrnn_ms"] > 0 for r in rows)
+
+
+def test_demo_date_smoke(tmp_path):
+    """A tiny `pyrnn demo date` (the README's main job, shrunk): it trains, reports speed vs
+    the reference, writes the heat map and ends with the accuracy line."""
+    out = run("demo", "date", "--examples", "256", "--epochs", "1", "--hidden", "16", "--no-progress",
+              "--out", str(tmp_path))
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.strip().splitlines()
+    assert lines[-1].startswith("exact-match accuracy: ")
+    assert 0.0 <= float(lines[-1].split(": ")[1]) <= 1.0
+    assert "x faster" in out.stdout and "epoch 1: loss" in out.stdout
+    assert (tmp_path / "date_attention.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_demo_other_tasks_smoke(tmp_path):
+    expect = {"addition": "exact-match accuracy: plain", "sentiment": "Transformer  held-out accuracy",
+              "rnnlm": "validation perplexity"}
+    for task, text in expect.items():
+        out = run("demo", task, "--examples", "256", "--epochs", "1", "--hidden", "8", "--no-progress",
+                  "--out", str(tmp_path))
+        assert out.returncode == 0, (task, out.stderr)
+        assert text in out.stdout, (task, out.stdout)
