@@ -1,5 +1,7 @@
 """The CUDA backend (pyrnn._cuda) for CuPy arrays. Its kernels land with the CUDA issue;
 until then the module builds where a toolkit exists and reports the GPU it sees."""
+import importlib.util
+
 from pyrnn._arrays import cupy_module
 from pyrnn.backends import BackendUnavailable
 
@@ -14,8 +16,8 @@ except ImportError as e:  # built without a CUDA toolkit, or the CUDA runtime fa
 
 def probe():
     if _cuda is None:
-        if "No module named" in str(_import_error):
-            raise BackendUnavailable("built without a CUDA toolkit (pyrnn._cuda absent)")
+        if importlib.util.find_spec("pyrnn._cuda") is None:
+            raise BackendUnavailable("pyrnn._cuda not built (no CUDA toolkit at build time, or PYRNN_CUDA=OFF)")
         raise BackendUnavailable(f"pyrnn._cuda failed to load: {_import_error}")
     dev = _cuda.device_info()
     if dev["device_count"] == 0:
