@@ -3,6 +3,7 @@
     from pyrnn.layers import TimeLSTM, TimeAttention   # drop-in for the book's layers
     import pyrnn.ops                                   # the functional op contract
     with pyrnn.use_backend("reference"): ...           # force a backend
+    with pyrnn.check_finite(): ...                     # raise at the first NaN/Inf (PYRNN_CHECK_FINITE=1)
     pyrnn.gradcheck(layer, xs)                         # finite-difference check
 """
 from importlib.metadata import PackageNotFoundError, version as _version
@@ -13,10 +14,11 @@ except PackageNotFoundError:  # running from a source tree that was never instal
     __version__ = "0+unknown"
 
 from .backends import BackendUnavailable, use_backend  # noqa: E402
+from ._checks import NonFiniteError, check_finite  # noqa: E402
 from . import ops  # noqa: E402
 from .check import GradcheckReport, gradcheck  # noqa: E402
 
-__all__ = ["__version__", "BackendUnavailable", "use_backend", "ops", "layers", "gradcheck", "GradcheckReport"]
+__all__ = ["__version__", "BackendUnavailable", "use_backend", "check_finite", "NonFiniteError", "ops", "layers", "gradcheck", "GradcheckReport"]
 
 
 def __getattr__(name):

@@ -11,7 +11,8 @@ import numpy as np
 
 from . import backends
 from ._arrays import is_cupy
-from ._checks import check_float, check_index, check_mask, same_module
+from ._checks import (assert_finite, check_float, check_index, check_int32_sizes, check_mask,
+                      check_nonempty_axis, finite_checks_on, same_module)
 
 __all__ = [
     "Saved",
@@ -43,9 +44,40 @@ def _on_gpu(*arrays) -> bool:
     return any(is_cupy(a) for a in arrays if a is not None)
 
 
-def _forward(op, on_gpu, *args):
+# names of each op's results (forward: without the trailing saved), for the finiteness checks
+_OUTPUTS = {
+    "rnn": (("hs", "hT"), ("dxs", "dWx", "dWh", "db", "dh0")),
+    "lstm": (("hs", "hT", "cT"), ("dxs", "dWx", "dWh", "db", "dh0", "dc0")),
+    "gru": (("hs", "hT"), ("dxs", "dWx", "dWh", "db", "dh0")),
+    "embedding": (("out",), ("dW",)),
+    "affine": (("out",), ("dx", "dW", "db")),
+    "softmax": (("y",), ("dx",)),
+    "softmax_cross_entropy": (("loss",), ("dxs",)),
+    "sigmoid_cross_entropy": (("loss",), ("dxs",)),
+    "dropout": (("y",), ("dx",)),
+    "attention_weights": (("a",), ("dhs", "dhq")),
+    "weighted_sum": (("c",), ("dhs", "da")),
+    "attention": (("c", "a"), ("dhs", "dhq")),
+    "sdpa": (("out",), ("dq", "dk", "dv")),
+    "layer_norm": (("y",), ("dx", "dgamma", "dbeta")),
+}
+
+
+def _forward(op, on_gpu, args, int32_sizes=()):
+    """Run `op`_forward on the selected backend; `args` maps the contract's argument names to
+    values, in order. `int32_sizes`: (label, value) of every GEMM size the op's kernels use,
+    checked against backends with a 32-bit BLAS before the backend allocates anything."""
     mod = backends.select(op + "_forward", on_gpu)
-    return mod, getattr(mod, op + "_forward")(*args)
+    check_int32_sizes(op + "_forward", getattr(mod, "NAME", ""), int32_sizes)
+    check = finite_checks_on()
+    if check:
+        for name, a in args.items():
+            assert_finite(op + "_forward", name, a, "input")
+    result = getattr(mod, op + "_forward")(*args.values())
+    if check:
+        for name, a in zip(_OUTPUTS[op][0], result[:-1]):
+            assert_finite(op + "_forward", name, a, "output")
+    return mod, result
 
 
 def _wrap(mod, op, payload, grad_specs, dtype, on_gpu, train=True):
@@ -68,7 +100,16 @@ def _backward(op, saved, *grads):
         if is_cupy(g) != saved.on_gpu:
             raise TypeError(f"{name}: the forward ran on {'cupy' if saved.on_gpu else 'numpy'} arrays, "
                             f"got a {'cupy' if is_cupy(g) else 'numpy'} array")
-    return getattr(saved.backend, op + "_backward")(*grads, saved.payload)
+    check = finite_checks_on()
+    if check:
+        for (name, _, _), g in zip(saved.grad_specs, grads):
+            assert_finite(op + "_backward", name, g, "input")
+    result = getattr(saved.backend, op + "_backward")(*grads, saved.payload)
+    if check:
+        outs = result if isinstance(result, tuple) else (result,)
+        for name, a in zip(_OUTPUTS[op][1], outs):
+            assert_finite(op + "_backward", name, a, "output")
+    return result
 
 
 def check_recurrent_params(Wx, Wh, b, gates, b_shape=None):
@@ -97,13 +138,22 @@ def _recurrent_args(xs, Wx, Wh, b, h0, gates, b_shape=None):
     return N, T, D, H
 
 
+def _gemm_sizes(N, T, D, G):
+    """The largest GEMM sizes and leading dimensions of a recurrent op's kernels: the input
+    projection and weight gradients are GEMMs over N*T rows; per step, the gate gradients of
+    step t are read with leading dimension T*G (G = gates * H columns)."""
+    return (("N*T (batch times sequence length)", N * T), ("D (input width)", D),
+            ("T*G (sequence length times gate width)", T * G))
+
+
 # ---- recurrent ----------------------------------------------------------------
 
 def rnn_forward(xs, Wx, Wh, b=None, h0=None, train=True):
     """tanh RNN over a sequence. xs (N, T, D), Wx (D, H), Wh (H, H), b (H,) -> hs, hT, saved."""
     N, T, D, H = _recurrent_args(xs, Wx, Wh, b, h0, 1)
     on_gpu = _on_gpu(xs)
-    mod, (hs, hT, payload) = _forward("rnn", on_gpu, xs, Wx, Wh, b, h0, train)
+    mod, (hs, hT, payload) = _forward("rnn", on_gpu, dict(xs=xs, Wx=Wx, Wh=Wh, b=b, h0=h0, train=train),
+                                      _gemm_sizes(N, T, D, H))
     specs = (("dhs", (N, T, H), False), ("dhT", (N, H), True))
     return hs, hT, _wrap(mod, "rnn", payload, specs, xs.dtype, on_gpu, train)
 
@@ -119,7 +169,8 @@ def lstm_forward(xs, Wx, Wh, b=None, h0=None, c0=None, train=True):
     check_float("c0", c0, (N, H), dtype=xs.dtype, allow_none=True)
     same_module(xs=xs, c0=c0)
     on_gpu = _on_gpu(xs)
-    mod, (hs, hT, cT, payload) = _forward("lstm", on_gpu, xs, Wx, Wh, b, h0, c0, train)
+    mod, (hs, hT, cT, payload) = _forward("lstm", on_gpu, dict(xs=xs, Wx=Wx, Wh=Wh, b=b, h0=h0, c0=c0, train=train),
+                                          _gemm_sizes(N, T, D, 4 * H))
     specs = (("dhs", (N, T, H), False), ("dhT", (N, H), True), ("dcT", (N, H), True))
     return hs, hT, cT, _wrap(mod, "lstm", payload, specs, xs.dtype, on_gpu, train)
 
@@ -141,7 +192,9 @@ def gru_forward(xs, Wx, Wh, b=None, h0=None, reset_after=False, train=True):
         raise TypeError(f"reset_after: expected a bool, got {type(reset_after).__name__}")
     N, T, D, H = _recurrent_args(xs, Wx, Wh, b, h0, 3, gru_bias_shape(Wx, reset_after))
     on_gpu = _on_gpu(xs)
-    mod, (hs, hT, payload) = _forward("gru", on_gpu, xs, Wx, Wh, b, h0, bool(reset_after), train)
+    mod, (hs, hT, payload) = _forward("gru", on_gpu, dict(xs=xs, Wx=Wx, Wh=Wh, b=b, h0=h0,
+                                                          reset_after=bool(reset_after), train=train),
+                                      _gemm_sizes(N, T, D, 3 * H))
     specs = (("dhs", (N, T, H), False), ("dhT", (N, H), True))
     return hs, hT, _wrap(mod, "gru", payload, specs, xs.dtype, on_gpu, train)
 
@@ -159,7 +212,7 @@ def embedding_forward(W, idx):
     check_index("idx", idx, high=W.shape[0])
     same_module(W=W, idx=idx)
     on_gpu = _on_gpu(W)
-    mod, (out, payload) = _forward("embedding", on_gpu, W, idx)
+    mod, (out, payload) = _forward("embedding", on_gpu, dict(W=W, idx=idx))
     return out, _wrap(mod, "embedding", payload, (("dout", tuple(idx.shape) + (W.shape[1],), False),),
                       W.dtype, on_gpu)
 
@@ -179,7 +232,7 @@ def affine_forward(x, W, b=None):
     check_float("b", b, (W.shape[1],), dtype=x.dtype, allow_none=True)
     same_module(x=x, W=W, b=b)
     on_gpu = _on_gpu(x)
-    mod, (out, payload) = _forward("affine", on_gpu, x, W, b)
+    mod, (out, payload) = _forward("affine", on_gpu, dict(x=x, W=W, b=b))
     return out, _wrap(mod, "affine", payload, (("dout", tuple(x.shape[:-1]) + (W.shape[1],), False),),
                       x.dtype, on_gpu)
 
@@ -194,8 +247,9 @@ def softmax_forward(x):
     check_float("x", x)
     if x.ndim < 1:
         raise ValueError(f"x: expected at least 1 dimension, got shape {tuple(x.shape)}")
+    check_nonempty_axis("x", x, -1, "the softmax axis (the last)")
     on_gpu = _on_gpu(x)
-    mod, (y, payload) = _forward("softmax", on_gpu, x)
+    mod, (y, payload) = _forward("softmax", on_gpu, dict(x=x))
     return y, _wrap(mod, "softmax", payload, (("dy", tuple(x.shape), False),), x.dtype, on_gpu)
 
 
@@ -209,10 +263,13 @@ def softmax_cross_entropy_forward(xs, ts, ignore_label=-1):
     if xs.ndim < 1:
         raise ValueError(f"xs: expected shape (..., V), got shape {tuple(xs.shape)}")
     V = xs.shape[-1]
+    check_nonempty_axis("xs", xs, -1, "V (the number of classes, the last axis)")
+    if ignore_label is not None and not isinstance(ignore_label, (int, np.integer)):
+        raise TypeError(f"ignore_label: expected an int or None, got {type(ignore_label).__name__}")
     check_index("ts", ts, tuple(xs.shape[:-1]), high=V, ignore=ignore_label)
     same_module(xs=xs, ts=ts)
     on_gpu = _on_gpu(xs)
-    mod, (loss, payload) = _forward("softmax_cross_entropy", on_gpu, xs, ts, ignore_label)
+    mod, (loss, payload) = _forward("softmax_cross_entropy", on_gpu, dict(xs=xs, ts=ts, ignore_label=ignore_label))
     return loss, _wrap(mod, "softmax_cross_entropy", payload, (("dloss", (), False),), xs.dtype, on_gpu)
 
 
@@ -228,9 +285,16 @@ def sigmoid_cross_entropy_forward(xs, ts):
         raise TypeError(f"ts: expected an array of 0/1 labels or [0, 1] targets, got {type(ts).__name__}")
     if tuple(ts.shape) != tuple(xs.shape):
         raise ValueError(f"ts: expected shape {tuple(xs.shape)} (that of xs), got shape {tuple(ts.shape)}")
+    if ts.dtype.kind == "b":
+        raise TypeError("ts: expected 0/1 integer labels or [0, 1] float targets, got dtype bool "
+                        "(convert with ts.astype(xs.dtype))")
     same_module(xs=xs, ts=ts)
+    if ts.size:  # one min/max pass, like the index checks
+        lo, hi = float(ts.min()), float(ts.max())
+        if not (0.0 <= lo and hi <= 1.0):
+            raise ValueError(f"ts: targets must be in [0, 1]; got min {lo}, max {hi}")
     on_gpu = _on_gpu(xs)
-    mod, (loss, payload) = _forward("sigmoid_cross_entropy", on_gpu, xs, ts)
+    mod, (loss, payload) = _forward("sigmoid_cross_entropy", on_gpu, dict(xs=xs, ts=ts))
     return loss, _wrap(mod, "sigmoid_cross_entropy", payload, (("dloss", (), False),), xs.dtype, on_gpu)
 
 
@@ -255,7 +319,7 @@ def dropout_forward(x, ratio, train=True, rng=None):
     if not (0.0 <= float(ratio) < 1.0):
         raise ValueError(f"ratio: expected a drop probability in [0, 1), got {ratio}")
     on_gpu = _on_gpu(x)
-    mod, (y, payload) = _forward("dropout", on_gpu, x, float(ratio), bool(train), rng)
+    mod, (y, payload) = _forward("dropout", on_gpu, dict(x=x, ratio=float(ratio), train=bool(train), rng=rng))
     return y, _wrap(mod, "dropout", payload, (("dy", tuple(x.shape), False),), x.dtype, on_gpu)
 
 
@@ -269,6 +333,7 @@ def _attention_args(hs, hq, mask):
     check_float("hs", hs, ("N", "Te", "H"))
     N, Te, H = hs.shape
     check_float("hq", hq, (N, "Td", H), dtype=hs.dtype)
+    check_nonempty_axis("hs", hs, 1, "Te (the number of encoder steps attended over)")
     check_mask("mask", mask, (N, Te))
     same_module(hs=hs, hq=hq, mask=mask)
     return N, Te, hq.shape[1], H
@@ -278,7 +343,7 @@ def attention_weights_forward(hs, hq, mask=None):
     """a (N, Td, Te) = softmax_Te(<hq, hs>), masked where mask is False."""
     N, Te, Td, H = _attention_args(hs, hq, mask)
     on_gpu = _on_gpu(hs)
-    mod, (a, payload) = _forward("attention_weights", on_gpu, hs, hq, mask)
+    mod, (a, payload) = _forward("attention_weights", on_gpu, dict(hs=hs, hq=hq, mask=mask))
     return a, _wrap(mod, "attention_weights", payload, (("da", (N, Td, Te), False),), hs.dtype, on_gpu)
 
 
@@ -294,7 +359,7 @@ def weighted_sum_forward(hs, a):
     check_float("a", a, (N, "Td", Te), dtype=hs.dtype)
     same_module(hs=hs, a=a)
     on_gpu = _on_gpu(hs)
-    mod, (c, payload) = _forward("weighted_sum", on_gpu, hs, a)
+    mod, (c, payload) = _forward("weighted_sum", on_gpu, dict(hs=hs, a=a))
     return c, _wrap(mod, "weighted_sum", payload, (("dc", (N, a.shape[1], H), False),), hs.dtype, on_gpu)
 
 
@@ -307,7 +372,7 @@ def attention_forward(hs, hq, mask=None, train=True):
     """Dot-product attention of every query step over the encoder states -> c, a, saved."""
     N, Te, Td, H = _attention_args(hs, hq, mask)
     on_gpu = _on_gpu(hs)
-    mod, (c, a, payload) = _forward("attention", on_gpu, hs, hq, mask, train)
+    mod, (c, a, payload) = _forward("attention", on_gpu, dict(hs=hs, hq=hq, mask=mask, train=train))
     return c, a, _wrap(mod, "attention", payload, (("dc", (N, Td, H), False),), hs.dtype, on_gpu, train)
 
 
@@ -323,12 +388,14 @@ def sdpa_forward(q, k, v, mask=None, causal=False, train=True):
     check_float("k", k, (N, Hh, "Tk", dk), dtype=q.dtype)
     Tk = k.shape[2]
     check_float("v", v, (N, Hh, Tk, "dv"), dtype=q.dtype)
+    check_nonempty_axis("k", k, 2, "Tk (the number of keys)")
+    check_nonempty_axis("q", q, 3, "dk (the key width; scores are scaled by 1/sqrt(dk))")
     check_mask("mask", mask, (N, Tk))
     if causal and Tq != Tk:
         raise ValueError(f"causal: needs Tq == Tk, got q with Tq={Tq} and k with Tk={Tk}")
     same_module(q=q, k=k, v=v, mask=mask)
     on_gpu = _on_gpu(q)
-    mod, (out, payload) = _forward("sdpa", on_gpu, q, k, v, mask, bool(causal), train)
+    mod, (out, payload) = _forward("sdpa", on_gpu, dict(q=q, k=k, v=v, mask=mask, causal=bool(causal), train=train))
     return out, _wrap(mod, "sdpa", payload, (("dout", (N, Hh, Tq, v.shape[3]), False),), q.dtype, on_gpu, train)
 
 
@@ -343,13 +410,14 @@ def layer_norm_forward(x, gamma, beta, eps=1e-5):
     if x.ndim < 1:
         raise ValueError(f"x: expected shape (..., D), got shape {tuple(x.shape)}")
     D = x.shape[-1]
+    check_nonempty_axis("x", x, -1, "D (the normalised axis, the last)")
     check_float("gamma", gamma, (D,), dtype=x.dtype)
     check_float("beta", beta, (D,), dtype=x.dtype)
     if not float(eps) > 0:
         raise ValueError(f"eps: expected a positive float, got {eps}")
     same_module(x=x, gamma=gamma, beta=beta)
     on_gpu = _on_gpu(x)
-    mod, (y, payload) = _forward("layer_norm", on_gpu, x, gamma, beta, float(eps))
+    mod, (y, payload) = _forward("layer_norm", on_gpu, dict(x=x, gamma=gamma, beta=beta, eps=float(eps)))
     return y, _wrap(mod, "layer_norm", payload, (("dy", tuple(x.shape), False),), x.dtype, on_gpu)
 
 

@@ -126,8 +126,12 @@ def select(op: str, on_gpu: bool):
     if forced is not None:
         mod = get(forced)
         if kind not in mod.ARRAYS:
+            others = ", ".join(n for n in (CUPY_ORDER if on_gpu else NUMPY_ORDER))
+            move = ("move them to the GPU with cupy.asarray(...)" if "cupy" in mod.ARRAYS
+                    else "move them to the host with cupy.asnumpy(...)")
             raise TypeError(
-                f"backend {forced!r} runs on {'/'.join(sorted(mod.ARRAYS))} arrays, but {op} got {kind} arrays"
+                f"backend {forced!r} runs on {'/'.join(sorted(mod.ARRAYS))} arrays, but {op} got {kind} arrays: "
+                f"{move}, or force a backend for {kind} arrays ({others})"
             )
         if not hasattr(mod, op):
             # backends grow op by op; the reference covers the rest (and runs on both array types)

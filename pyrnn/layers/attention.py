@@ -27,7 +27,9 @@ class AttentionWeight(Layer):
         return a[:, 0, :]
 
     def backward(self, da):
-        dhs, dh = ops.attention_weights_backward(da[:, None, :], self._need(self._saved))
+        saved = self._need(self._saved)
+        check_float("da", da, ("N", "T"))
+        dhs, dh = ops.attention_weights_backward(da[:, None, :], saved)
         return dhs, dh[:, 0, :]
 
 
@@ -45,7 +47,9 @@ class WeightSum(Layer):
         return c[:, 0, :]
 
     def backward(self, dc):
-        dhs, da = ops.weighted_sum_backward(dc[:, None, :], self._need(self._saved))
+        saved = self._need(self._saved)
+        check_float("dc", dc, ("N", "H"))
+        dhs, da = ops.weighted_sum_backward(dc[:, None, :], saved)
         return dhs, da[:, 0, :]
 
 
@@ -64,7 +68,9 @@ class Attention(Layer):
         return c[:, 0, :]
 
     def backward(self, dout):
-        dhs, dh = ops.attention_backward(dout[:, None, :], self._need(self._saved))
+        saved = self._need(self._saved)
+        check_float("dout", dout, ("N", "H"))
+        dhs, dh = ops.attention_backward(dout[:, None, :], saved)
         return dhs, dh[:, 0, :]
 
 

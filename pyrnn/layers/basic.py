@@ -67,7 +67,7 @@ class Softmax(Layer):
 
 def _labels(t, y_shape):
     """One-hot targets (same size as the scores) become label indices, as in the book."""
-    if tuple(t.shape) == tuple(y_shape) and t.size:
+    if y_shape is not None and hasattr(t, "shape") and tuple(t.shape) == tuple(y_shape) and t.size:
         return t.argmax(axis=-1)
     return t
 
@@ -82,7 +82,7 @@ class SoftmaxWithLoss(Layer):
         self.ignore_label = -1
 
     def forward(self, x, t):
-        t = _labels(t, x.shape)
+        t = _labels(t, getattr(x, "shape", None))  # bad x or t: pyrnn.ops says what is wrong
         loss, self._saved = ops.softmax_cross_entropy_forward(x, t, self.ignore_label)
         return _loss_value(loss)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from .. import ops
 from .._arrays import get_xp
+from .._checks import check_float
 from ._base import Layer
 
 
@@ -18,9 +19,10 @@ def _no_grad_as_none(d):
     return None if (not hasattr(d, "shape") and d == 0) else d
 
 
-def _step(dh):
-    """(N, H) -> (N, 1, H) view: a cell is the sequence op with T = 1."""
-    return dh[:, None, :]
+def _step(name, a, width="D"):
+    """(N, width) -> (N, 1, width) view: a cell is the sequence op with T = 1."""
+    check_float(name, a, ("N", width))
+    return a[:, None, :]
 
 
 class RNN(Layer):
@@ -32,11 +34,12 @@ class RNN(Layer):
         self.cache = None
 
     def forward(self, x, h_prev):
-        _, h_next, self.cache = ops.rnn_forward(_step(x), *self.params, h0=h_prev)
+        _, h_next, self.cache = ops.rnn_forward(_step("x", x), *self.params, h0=h_prev)
         return h_next
 
     def backward(self, dh_next):
-        dxs, dWx, dWh, db, dh_prev = ops.rnn_backward(_step(dh_next), None, self._need(self.cache))
+        saved = self._need(self.cache)
+        dxs, dWx, dWh, db, dh_prev = ops.rnn_backward(_step("dh_next", dh_next, "H"), None, saved)
         self._set_grads(dWx, dWh, db)
         return dxs[:, 0, :], dh_prev
 
@@ -50,12 +53,13 @@ class LSTM(Layer):
         self.cache = None
 
     def forward(self, x, h_prev, c_prev):
-        _, h_next, c_next, self.cache = ops.lstm_forward(_step(x), *self.params, h0=h_prev, c0=c_prev)
+        _, h_next, c_next, self.cache = ops.lstm_forward(_step("x", x), *self.params, h0=h_prev, c0=c_prev)
         return h_next, c_next
 
     def backward(self, dh_next, dc_next):
+        saved = self._need(self.cache)
         dxs, dWx, dWh, db, dh_prev, dc_prev = ops.lstm_backward(
-            _step(dh_next), None, _no_grad_as_none(dc_next), self._need(self.cache))
+            _step("dh_next", dh_next, "H"), None, _no_grad_as_none(dc_next), saved)
         self._set_grads(dWx, dWh, db)
         return dxs[:, 0, :], dh_prev, dc_prev
 
@@ -102,12 +106,13 @@ class GRU(_GRUParams, Layer):
         self.cache = None
 
     def forward(self, x, h_prev):
-        _, h_next, self.cache = ops.gru_forward(_step(x), *self._gru_args(), h0=h_prev,
+        _, h_next, self.cache = ops.gru_forward(_step("x", x), *self._gru_args(), h0=h_prev,
                                                 reset_after=self.reset_after)
         return h_next
 
     def backward(self, dh_next):
-        dxs, dWx, dWh, db, dh_prev = ops.gru_backward(_step(dh_next), None, self._need(self.cache))
+        saved = self._need(self.cache)
+        dxs, dWx, dWh, db, dh_prev = ops.gru_backward(_step("dh_next", dh_next, "H"), None, saved)
         self._set_grads(dWx, dWh, db)
         return dxs[:, 0, :], dh_prev
 
@@ -210,7 +215,9 @@ class TimeBiLSTM(Layer):
         return get_xp(o1).concatenate((o1, o2), axis=2)
 
     def backward(self, dhs):
-        H = dhs.shape[2] // 2
+        self._need(self.forward_lstm._saved)
+        H = self.forward_lstm.params[1].shape[0]
+        check_float("dhs", dhs, ("N", "T", 2 * H))
         dxs1 = self.forward_lstm.backward(dhs[:, :, :H])
         dxs2 = self.backward_lstm.backward(dhs[:, ::-1, H:])[:, ::-1]
         return dxs1 + dxs2

@@ -10,7 +10,8 @@ def dropout_forward(x, ratio, train, rng):
         return x, None  # inference: the identity (inverted dropout needs no rescale here)
     xp = get_xp(x)
     if rng is None:
-        u = xp.random.rand(*x.shape)  # the book's draw: np.random.seed reproduces its masks
+        u = xp.asarray(xp.random.rand(*x.shape))  # the book's draw: np.random.seed reproduces its masks
+        # (asarray: for a 0-d x, rand() gives a python float)
     else:
         u = xp.asarray(rng.random(x.shape))  # a numpy/cupy Generator
     # The mask in x's dtype (a python-float scale keeps float32 float32), so that
