@@ -40,8 +40,17 @@ class Row:
     gemm_ms: float
 
 
+# Before each timed cell the runner pauses this long: the libraries timed one after another keep
+# their idle worker threads spinning for a while after their last call (OpenBLAS's default thread
+# timeout is 2^28 cycles, ~0.1 s; OpenMP's spin count is similar), and on a 2-core machine a spinning
+# worker from the previous cell takes a core from the next one.
+SETTLE_S = 0.3
+
+
 def _timeit(fn, repeat, min_time=0.2):
-    """Median of `repeat` timings of fn(), after one warm-up call; at least min_time in total."""
+    """Median of `repeat` timings of fn(), after a pause (SETTLE_S) and one warm-up call; at least
+    min_time in total."""
+    time.sleep(SETTLE_S)
     fn()
     times, t_start = [], time.perf_counter()
     while len(times) < repeat or (time.perf_counter() - t_start < min_time and len(times) < 50):

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 
@@ -71,10 +72,14 @@ def _shape(text):
 
 
 def _cmd_bench(args) -> int:
+    _tune_malloc()
     import numpy as np
 
     from . import bench
 
+    if args.attention:
+        from . import bench_attention
+        return bench_attention.cli(args)
     shapes = args.shape or (bench.QUICK_SHAPES if args.quick else bench.SHAPES)
     print(f"pyrnn bench: median ms per call, ratios = other / pyrnn (>1: pyrnn faster), "
           f"% GEMM = time of one GEMM with the same multiply-adds / pyrnn time")
@@ -89,7 +94,14 @@ def _cmd_bench(args) -> int:
     return 0
 
 
+def _tune_malloc():
+    """bench/demo own their process, so they opt in to the C++ module's glibc malloc tuning
+    (keep freed scratch in the heap; see cpp/bindings/cpu_module.cpp) before it loads."""
+    os.environ.setdefault("PYRNN_MALLOC_TUNE", "1")
+
+
 def _cmd_demo(args) -> int:
+    _tune_malloc()
     from . import demo
 
     return demo.run(args)
@@ -119,6 +131,8 @@ def main(argv=None) -> int:
     pb.add_argument("--quick", action="store_true", help="tiny shapes, 2 repeats: a smoke run")
     pb.add_argument("--no-reference", action="store_true", help="skip the (slow) NumPy reference")
     pb.add_argument("--no-torch", action="store_true", help="skip PyTorch even when installed")
+    pb.add_argument("--attention", action="store_true",
+                    help="time attention instead: TimeAttention vs the book's per-step NumPy, SDPA vs PyTorch")
     pb.add_argument("--json", nargs="?", const="benchmarks/results/cpu.json", metavar="PATH",
                     help="also write the rows as JSON (default benchmarks/results/cpu.json)")
     pb.set_defaults(func=_cmd_bench)

@@ -225,3 +225,136 @@ def test_outputs_never_alias_inputs(backend):
     for out in fwd + [g for g in grads if g is not None]:
         for k in ("xs", "Wx", "Wh", "b", "h0", "c0", "dhs", "dhT", "dcT"):
             assert not np.shares_memory(out, c[k]), f"an output shares memory with input {k}"
+
+
+# ---- softmax cross-entropy over time and embedding ---------------------------------------------------
+# Same tolerances as above (relative to the reference tensor's largest magnitude). The loss is a mean of
+# per-row -log softmax terms; both sides compute each row in the input dtype from the max-shifted
+# scores, so the float32 error is a few ulp of log(V) plus the rounding of the sum.
+
+def _word_op(op, backend, case):
+    """Forward and backward of a word-level op through pyrnn.ops on `backend`: (outputs, saved)."""
+    with pyrnn.use_backend(backend):
+        if op == "xent":
+            loss, saved = ops.softmax_cross_entropy_forward(case["xs"], case["ts"], case["ignore"])
+            dxs = ops.softmax_cross_entropy_backward(case["dloss"], saved)
+            return [loss, dxs], saved
+        out, saved = ops.embedding_forward(case["W"], case["idx"])
+        dW = ops.embedding_backward(case["dout"], saved)
+        return [out, dW], saved
+
+
+def _xent_case(shape, dtype, ignore="some", label_dtype=np.int64, ignore_label=-1, scale=3.0, seed=0):
+    """Scores (shape) and labels (shape[:-1]); ignore: 'none', 'some' (about a third) or 'all'."""
+    rng = np.random.default_rng(seed)
+    V = shape[-1]
+    xs = (rng.standard_normal(shape) * scale).astype(dtype)
+    ts = rng.integers(0, V, shape[:-1]) if V else np.full(shape[:-1], ignore_label)
+    if ignore != "none" and ignore_label is not None:
+        drop = rng.random(shape[:-1]) < 0.35 if ignore == "some" else np.ones(shape[:-1], bool)
+        ts = np.where(drop, ignore_label, ts)
+    return dict(xs=xs, ts=np.asarray(ts).astype(label_dtype), ignore=ignore_label,
+                dloss=np.asarray(1.7, dtype=dtype))
+
+
+XENT_SHAPES = [(1, 1, 1), (2, 3, 7), (4, 35, 100), (3, 5, 1000), (6, 13), (17,), (0, 4, 5)]
+
+
+@pytest.mark.parametrize("backend", OTHER_BACKENDS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+@pytest.mark.parametrize("ignore", ["none", "some", "all"])
+@pytest.mark.parametrize("shape", XENT_SHAPES, ids=lambda s: "x".join(map(str, s)))
+def test_softmax_cross_entropy_matches_reference(shape, ignore, dtype, backend):
+    c = _xent_case(shape, dtype, ignore=ignore)
+    got, saved = _word_op("xent", backend, c)
+    assert saved.backend.NAME in (backend, "reference")
+    want, _ = _word_op("xent", "reference", c)
+    assert got[0].shape == () and got[0].dtype == np.dtype(dtype)
+    for name, g, w in zip(["loss", "dxs"], got, want):
+        assert_close(g, w, dtype, f"{backend} softmax_cross_entropy {name} ({ignore} ignored)")
+    if ignore == "all":
+        assert float(got[0]) == 0.0 and not np.any(got[1]), "every label ignored: loss and gradient must be 0"
+
+
+@pytest.mark.parametrize("backend", OTHER_BACKENDS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+@pytest.mark.parametrize("label_dtype,ignore_label", [(np.int8, -1), (np.int32, -100), (np.uint16, None),
+                                                      (np.int64, 0), (np.uint8, 3)])
+def test_softmax_cross_entropy_label_dtypes_and_ignore_values(label_dtype, ignore_label, dtype, backend):
+    """Any integer label dtype; ignore_label None (nothing ignored), negative, or a real class (0, 3)."""
+    c = _xent_case((5, 9, 12), dtype, label_dtype=label_dtype, ignore_label=ignore_label,
+                   ignore="some" if ignore_label is not None else "none")
+    got, _ = _word_op("xent", backend, c)
+    want, _ = _word_op("xent", "reference", c)
+    for name, g, w in zip(["loss", "dxs"], got, want):
+        assert_close(g, w, dtype, f"{backend} softmax_cross_entropy {name} (labels {np.dtype(label_dtype)})")
+
+
+@pytest.mark.parametrize("backend", OTHER_BACKENDS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+def test_softmax_cross_entropy_is_stable_for_huge_scores(dtype, backend):
+    """Scores of +-1e4 (exp overflows in float32 and float64): finite loss and gradient, equal to the reference."""
+    c = _xent_case((4, 6, 50), dtype, scale=1e4)
+    got, _ = _word_op("xent", backend, c)
+    want, _ = _word_op("xent", "reference", c)
+    assert np.isfinite(got[0]) and np.isfinite(got[1]).all()
+    for name, g, w in zip(["loss", "dxs"], got, want):
+        assert_close(g, w, dtype, f"{backend} softmax_cross_entropy {name} (huge scores)")
+
+
+def _embedding_case(V, D, idx_shape, dtype, idx_dtype=np.int64, seed=0):
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, V, idx_shape).astype(idx_dtype)  # V << idx.size: many repeated indices
+    return dict(W=rng.standard_normal((V, D)).astype(dtype), idx=idx,
+                dout=rng.standard_normal(tuple(idx_shape) + (D,)).astype(dtype))
+
+
+EMBED_CASES = [  # (V, D, idx shape, idx dtype)
+    (1, 1, (1,), np.int64), (7, 5, (3, 4), np.int32), (5, 3, (), np.int64), (10, 4, (2, 0), np.int64),
+    (3, 33, (20, 35), np.uint8), (50, 17, (4, 9, 3), np.int16), (1000, 64, (64, 35), np.int64),
+    (20, 200, (512, 16), np.uint32),
+]
+
+
+@pytest.mark.parametrize("backend", OTHER_BACKENDS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+@pytest.mark.parametrize("case", EMBED_CASES, ids=lambda c: f"V{c[0]}D{c[1]}idx{'x'.join(map(str, c[2]))}")
+def test_embedding_matches_reference(case, dtype, backend):
+    V, D, shape, idx_dtype = case
+    c = _embedding_case(V, D, shape, dtype, idx_dtype)
+    got, saved = _word_op("embedding", backend, c)
+    want, _ = _word_op("embedding", "reference", c)
+    assert got[0].shape == tuple(shape) + (D,) and got[1].shape == (V, D)
+    assert not np.shares_memory(got[0], c["W"]), "embedding output aliases W"
+    for name, g, w in zip(["out", "dW"], got, want):
+        assert_close(g, w, dtype, f"{backend} embedding {name}")
+    np.testing.assert_array_equal(got[0], want[0], err_msg="a lookup must copy W's rows exactly")
+
+
+@pytest.mark.parametrize("backend", OTHER_BACKENDS)
+@pytest.mark.parametrize("order", ["F", "strided"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+def test_word_ops_non_contiguous_inputs(order, dtype, backend):
+    x = _xent_case((4, 7, 13), dtype)
+    e = _embedding_case(11, 6, (5, 8), dtype)
+    for op, c in (("xent", x), ("embedding", e)):
+        odd = {k: (_strided(v, order) if isinstance(v, np.ndarray) and v.ndim else v) for k, v in c.items()}
+        before = {k: v.copy() for k, v in odd.items() if isinstance(v, np.ndarray)}
+        got, _ = _word_op(op, backend, odd)
+        want, _ = _word_op(op, "reference", c)
+        for g, w in zip(got, want):
+            assert_close(g, w, dtype, f"{backend} {op} ({order} inputs)")
+        for k, v in before.items():
+            np.testing.assert_array_equal(odd[k], v, err_msg=f"{op}: input {k} was modified")
+
+
+@pytest.mark.parametrize("backend", OTHER_BACKENDS)
+def test_word_ops_deterministic(backend):
+    """Large enough to run threaded: two runs are bitwise identical (loss, dxs, out, dW)."""
+    x = _xent_case((64, 35, 2000), np.float32)
+    e = _embedding_case(100, 256, (64, 35), np.float32)  # ~22 repeats of every row
+    for op, c in (("xent", x), ("embedding", e)):
+        a, _ = _word_op(op, backend, c)
+        b, _ = _word_op(op, backend, c)
+        for u, v in zip(a, b):
+            assert np.array_equal(u, v), f"{backend} {op}: two runs differ"

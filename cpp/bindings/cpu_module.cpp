@@ -10,6 +10,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <cstdlib>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -18,11 +19,21 @@
 
 #include "pyrnn/blas.hpp"
 #include "pyrnn/build_info.hpp"
+#include "pyrnn/embedding.hpp"
+#include "pyrnn/losses.hpp"
 #include "pyrnn/gru.hpp"
 #include "pyrnn/lstm.hpp"
+#include "pyrnn/profile.hpp"
 #include "pyrnn/rnn.hpp"
+#include "pyrnn/threads.hpp"
 
 namespace py = pybind11;
+
+void bind_attention(py::module_& m);  // cpp/bindings/attention_bindings.cpp
+
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
 namespace {
 
@@ -217,6 +228,95 @@ py::tuple gru_backward(const Arr<T>& dhs, const Opt<T>& dhT, const Arr<T>& xs, c
   return py::make_tuple(dxs, dWx, dWh, or_none(has_bias, db), dh0);
 }
 
+// ---- softmax cross-entropy over time, embedding ---------------------------------------------------
+
+using Ids = py::array_t<int64_t, py::array::c_style>;
+
+// xs (R,V), ts (R) int64 -> (loss as a double, n_valid, rowmax (R), logz (R))
+template <typename T>
+py::tuple softmax_xent_forward(const Arr<T>& xs, const Ids& ts, std::optional<int64_t> ignore) {
+  if (xs.ndim() != 2) throw py::value_error("xs: expected shape (R, V)");
+  const py::ssize_t R = xs.shape(0), V = xs.shape(1);
+  if (ts.ndim() != 1 || ts.shape(0) != R) throw py::value_error("ts: expected shape (" + std::to_string(R) + ",)");
+  auto rowmax = out<T>({R});
+  auto logz = out<T>({R});
+  T *p_m = rowmax.mutable_data(), *p_z = logz.mutable_data();
+  const int64_t* t = ts.data();
+  // labels index the rows: check them here too (a direct caller must not read out of bounds)
+  for (py::ssize_t r = 0; r < R; ++r)
+    if (!(ignore && t[r] == *ignore) && (t[r] < 0 || t[r] >= V))
+      throw py::value_error("ts: label " + std::to_string(t[r]) + " out of range [0, " + std::to_string(V) + ")");
+  double loss;
+  int64_t n_valid = 0;
+  {
+    py::gil_scoped_release nogil;
+    loss = pyrnn::softmax_xent_forward<T>(R, V, xs.data(), t, ignore.has_value(), ignore.value_or(0), p_m, p_z,
+                                          &n_valid);
+  }
+  return py::make_tuple(loss, n_valid, rowmax, logz);
+}
+
+template <typename T>
+Arr<T> softmax_xent_backward(double dloss, const Arr<T>& xs, const Ids& ts, std::optional<int64_t> ignore,
+                             const Arr<T>& rowmax, const Arr<T>& logz, int64_t n_valid) {
+  if (xs.ndim() != 2) throw py::value_error("xs: expected shape (R, V)");
+  const py::ssize_t R = xs.shape(0), V = xs.shape(1);
+  if (ts.ndim() != 1 || ts.shape(0) != R) throw py::value_error("ts: expected shape (" + std::to_string(R) + ",)");
+  expect(rowmax, {R}, "rowmax");
+  expect(logz, {R}, "logz");
+  const int64_t* t = ts.data();
+  for (py::ssize_t r = 0; r < R; ++r)
+    if (!(ignore && t[r] == *ignore) && (t[r] < 0 || t[r] >= V))
+      throw py::value_error("ts: label " + std::to_string(t[r]) + " out of range [0, " + std::to_string(V) + ")");
+  auto dxs = out<T>({R, V});
+  T* p = dxs.mutable_data();
+  {
+    py::gil_scoped_release nogil;
+    pyrnn::softmax_xent_backward<T>(R, V, xs.data(), t, ignore.has_value(), ignore.value_or(0), rowmax.data(),
+                                    logz.data(), n_valid, static_cast<T>(dloss), p);
+  }
+  return dxs;
+}
+
+void check_ids(const Ids& ids, py::ssize_t V) {
+  if (ids.ndim() != 1) throw py::value_error("idx: expected a flat (R,) index array");
+  const int64_t* p = ids.data();
+  for (py::ssize_t r = 0; r < ids.shape(0); ++r)
+    if (p[r] < 0 || p[r] >= V)
+      throw py::value_error("idx: index " + std::to_string(p[r]) + " out of range [0, " + std::to_string(V) + ")");
+}
+
+// W (V,D), idx (R) int64 -> out (R,D)
+template <typename T>
+Arr<T> embedding_forward(const Arr<T>& W, const Ids& ids) {
+  if (W.ndim() != 2) throw py::value_error("W: expected shape (V, D)");
+  check_ids(ids, W.shape(0));
+  const py::ssize_t R = ids.shape(0), D = W.shape(1);
+  auto o = out<T>({R, D});
+  T* p = o.mutable_data();
+  {
+    py::gil_scoped_release nogil;
+    pyrnn::embedding_forward<T>(R, D, W.data(), ids.data(), p);
+  }
+  return o;
+}
+
+// dout (R,D), idx (R) int64 -> dW (V,D)
+template <typename T>
+Arr<T> embedding_backward(const Arr<T>& dout, const Ids& ids, py::ssize_t V) {
+  check_ids(ids, V);
+  const py::ssize_t R = ids.shape(0);
+  if (dout.ndim() != 2 || dout.shape(0) != R) throw py::value_error("dout: expected shape (R, D)");
+  const py::ssize_t D = dout.shape(1);
+  auto dW = out<T>({V, D});
+  T* p = dW.mutable_data();
+  {
+    py::gil_scoped_release nogil;
+    pyrnn::embedding_backward<T>(R, V, D, ids.data(), dout.data(), p);
+  }
+  return dW;
+}
+
 template <typename T>
 void bind_all(py::module_& m) {
   m.def("rnn_forward", &rnn_forward<T>, py::arg("xs").noconvert(), py::arg("Wx").noconvert(),
@@ -243,12 +343,39 @@ void bind_all(py::module_& m) {
         py::arg("h0").noconvert().none(true), py::arg("hs").noconvert(), py::arg("gates").noconvert(),
         py::arg("extra").noconvert(), py::arg("reset_after"), py::arg("has_bias"),
         "GRU backward -> (dxs, dWx, dWh, db|None, dh0)");
+  m.def("softmax_xent_forward", &softmax_xent_forward<T>, py::arg("xs").noconvert(), py::arg("ts").noconvert(),
+        py::arg("ignore").none(true), "softmax cross-entropy rows -> (loss: float, n_valid, rowmax, logz)");
+  m.def("softmax_xent_backward", &softmax_xent_backward<T>, py::arg("dloss"), py::arg("xs").noconvert(),
+        py::arg("ts").noconvert(), py::arg("ignore").none(true), py::arg("rowmax").noconvert(),
+        py::arg("logz").noconvert(), py::arg("n_valid"), "softmax cross-entropy backward -> dxs (R, V)");
+  m.def("embedding_forward", &embedding_forward<T>, py::arg("W").noconvert(), py::arg("idx").noconvert(),
+        "embedding lookup -> out (R, D)");
+  m.def("embedding_backward", &embedding_backward<T>, py::arg("dout").noconvert(), py::arg("idx").noconvert(),
+        py::arg("V"), "embedding scatter-add (deterministic) -> dW (V, D)");
 }
 
 }  // namespace
 
 PYBIND11_MODULE(_cpu, m) {
   m.doc() = "pyrnn C++ CPU kernels";
+  // pyrnn splits its GEMMs across its own threads (cpp/include/pyrnn/threads.hpp), so its private
+  // OpenBLAS runs every call on one thread: no oversubscription, no spinning BLAS workers.
+  pyrnn::blas_set_threads(1);
+#if defined(__GLIBC__)
+  // A fwd+bwd call allocates and frees a few MB of outputs and scratch. With glibc's defaults those
+  // blocks go back to the kernel on free (trim) and come back as fresh zeroed pages on the next call:
+  // page faults measured 2.2 ms of a 9.8 ms LSTM (32,35,128,128) fwd+bwd. Keeping freed memory in the
+  // heap (blocks under 32 MB never mmapped, up to 128 MB of free heap kept) made the call 27% faster.
+  // Process-wide (NumPy's allocations share the heap), so a library must not do it unasked: it is
+  // opt-in with PYRNN_MALLOC_TUNE=1 (`pyrnn bench` and `pyrnn demo` set it for their own process).
+  {
+    const char* tune = std::getenv("PYRNN_MALLOC_TUNE");
+    if (tune && tune[0] == '1') {
+      mallopt(M_MMAP_THRESHOLD, 32 << 20);
+      mallopt(M_TRIM_THRESHOLD, 128 << 20);
+    }
+  }
+#endif
   m.def(
       "build_info",
       [] {
@@ -262,12 +389,28 @@ PYBIND11_MODULE(_cpu, m) {
         d["blas_config"] = pyrnn::blas_config();
         d["blas_core"] = pyrnn::blas_core();
         d["blas_threads"] = pyrnn::blas_threads();
+        d["threads"] = pyrnn::worker_threads();
         return d;
       },
       "How this module was built: version, compiler, C++ standard, hardware threads, BLAS (name, version, "
-      "runtime config, core, threads).");
+      "runtime config, core, threads per BLAS call), threads pyrnn splits its work across.");
+  m.def(
+      "profile",
+      [](bool reset) {
+        py::dict d;
+        for (int p = 0; p < pyrnn::kProfPhases; ++p) {
+          d[pyrnn::prof_name(p)] = pyrnn::prof_ns()[p].load() * 1e-6;
+          if (reset) pyrnn::prof_ns()[p] = 0;
+        }
+        return d;
+      },
+      py::arg("reset") = true,
+      "Milliseconds spent per phase of the recurrent kernels since the last reset (PYRNN_PROFILE=1 "
+      "turns the timers on; otherwise all zero).");
+  m.def("worker_threads", &pyrnn::worker_threads, "Threads pyrnn's own loops use (PYRNN_NUM_THREADS).");
   m.def("blas_threads", &pyrnn::blas_threads, "Threads the BLAS uses now.");
   m.def("set_blas_threads", &pyrnn::blas_set_threads, py::arg("n"), "Set the BLAS thread count (process-wide).");
   bind_all<float>(m);
   bind_all<double>(m);
+  bind_attention(m);
 }

@@ -1,4 +1,9 @@
-"""The C++ CPU backend (pyrnn._cpu): fused whole-sequence RNN/LSTM/GRU kernels over OpenBLAS.
+"""The C++ CPU backend (pyrnn._cpu): fused whole-sequence RNN/LSTM/GRU kernels over OpenBLAS,
+fused softmax cross-entropy over time, and embedding with a deterministic scatter-add.
+
+Threads: the kernels split their GEMMs (into fixed row/column blocks, one single-threaded OpenBLAS
+call each) and large pointwise passes over one persistent pool of PYRNN_NUM_THREADS threads (default:
+the hardware's); results are bitwise identical across runs at the same thread count.
 
 Arguments arrive validated by `pyrnn.ops` (shapes, one float dtype, NumPy). The C++
 bindings take only C-contiguous arrays of the exact dtype (they never convert), so
@@ -32,7 +37,8 @@ def probe():
 def describe():
     info = _cpu.build_info()
     return (f"C++ kernels ({info['compiler']}), {info['blas']} {info['blas_version']} "
-            f"({info['blas_core']}), {info['blas_threads']} threads")
+            f"({info['blas_core']}, {info['blas_threads']} thread per call), "
+            f"{info['threads']} pyrnn threads (PYRNN_NUM_THREADS)")
 
 
 def _c(a):
@@ -79,3 +85,43 @@ def gru_forward(xs, Wx, Wh, b, h0, reset_after, train):
 
 def gru_backward(dhs, dhT, saved):
     return _cpu.gru_backward(_c(dhs), _c(dhT), *saved)
+
+
+# ---- softmax cross-entropy over time, embedding -------------------------------------------------
+
+def _ids(a):
+    """An integer array (any int dtype, any shape; values validated by pyrnn.ops) as flat C int64."""
+    flat = a.reshape(a.size)  # a view when it can be
+    if flat.dtype == np.int64 and flat.flags.c_contiguous:
+        return flat
+    return np.ascontiguousarray(flat, dtype=np.int64)
+
+
+def softmax_cross_entropy_forward(xs, ts, ignore_label):
+    shape, V = xs.shape, xs.shape[-1]
+    x = _c(xs).reshape(ts.size, V)
+    t = _ids(ts)
+    ignore = None if ignore_label is None else int(ignore_label)
+    loss, n_valid, rowmax, logz = _cpu.softmax_xent_forward(x, t, ignore)
+    # the kernel keeps only two numbers per row; the backward recomputes softmax from x (no copy of it)
+    return np.asarray(loss, dtype=xs.dtype), (x, t, ignore, rowmax, logz, n_valid, shape)
+
+
+def softmax_cross_entropy_backward(dloss, saved):
+    x, t, ignore, rowmax, logz, n_valid, shape = saved
+    dxs = _cpu.softmax_xent_backward(float(dloss), x, t, ignore, rowmax, logz, n_valid)
+    return dxs.reshape(shape)
+
+
+def embedding_forward(W, idx):
+    ids = _ids(idx)
+    out = _cpu.embedding_forward(_c(W), ids)
+    return out.reshape(tuple(idx.shape) + (W.shape[1],)), (ids, W.shape[0], W.shape[1])
+
+
+def embedding_backward(dout, saved):
+    ids, V, D = saved
+    return _cpu.embedding_backward(_c(dout).reshape(ids.size, D), ids, V)
+
+
+from pyrnn.backends.cpp_attention import *  # noqa: E402,F401,F403  (attention ops: cpp_attention.py)

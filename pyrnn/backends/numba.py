@@ -277,3 +277,6 @@ def layer_norm_backward(dy, saved):
     dgamma, dbeta = np.zeros(D, dtype=xhat.dtype), np.zeros(D, dtype=xhat.dtype)
     _rows_k.layer_norm_backward(_k(dy.reshape(R, D)), xhat, rstd, _k(gamma), dx, dgamma, dbeta)
     return dx.reshape(shape), dgamma, dbeta
+
+
+from pyrnn.backends.numba_attention import *  # noqa: E402,F401,F403  (attention ops: numba_attention.py)

@@ -80,6 +80,16 @@ def _mha(rng, causal=False, dm=8, heads=2):
     return L.MultiHeadAttention(*ws, num_heads=heads, causal=causal)
 
 
+def _encoder_layer(rng, dm=8, heads=2, dff=12, **kw):
+    ws = []
+    for _ in range(4):
+        ws += [_w(rng, dm, dm), _w(rng, dm, scale=0.1)]
+    ln1 = (1 + _w(rng, dm, scale=0.1), _w(rng, dm, scale=0.1))
+    ff = (_w(rng, dm, dff), _w(rng, dff, scale=0.1), _w(rng, dff, dm), _w(rng, dm, scale=0.1))
+    ln2 = (1 + _w(rng, dm, scale=0.1), _w(rng, dm, scale=0.1))
+    return L.TransformerEncoderLayer(*ws, *ln1, *ff, *ln2, num_heads=heads, **kw)
+
+
 def _labels(rng, shape, ignore=True):
     t = rng.integers(0, V, size=shape)
     if ignore:
@@ -165,6 +175,10 @@ CASES = [
     Case("MultiHeadAttention causal", lambda r: (_mha(r, causal=True), (_w(r, N, T, 8, scale=1.0),))),
     Case("MultiHeadAttention cross mask", lambda r: (_mha(r), (_w(r, N, T, 8, scale=1.0),
                                                                _w(r, N, T + 1, 8, scale=1.0), _mask(r)))),
+    Case("TransformerEncoderLayer gelu dropout mask", lambda r: (
+        _encoder_layer(r, dropout_ratio=0.2), (_w(r, N, T + 1, 8, scale=1.0), _mask(r)))),
+    Case("TransformerEncoderLayer relu pre-LN causal", lambda r: (
+        _encoder_layer(r, activation="relu", norm_first=True, causal=True), (_w(r, N, T, 8, scale=1.0),))),
     Case("LayerNorm", lambda r: (L.LayerNorm(1 + _w(r, D), _w(r, D)), (_w(r, N, T, D, scale=1.0),))),
     # ops with every argument (initial states in, final states out)
     Case("op rnn h0 hT", _op_rnn),

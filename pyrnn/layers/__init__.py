@@ -10,10 +10,12 @@ from .recurrent import GRU, LSTM, RNN, TimeBiLSTM, TimeGRU, TimeLSTM, TimeRNN
 from .time import TimeAffine, TimeDropout, TimeEmbedding, TimeSigmoidWithLoss, TimeSoftmaxWithLoss
 from .attention import Attention, AttentionWeight, MultiHeadAttention, TimeAttention, WeightSum
 from .norm import LayerNorm
+from .transformer import TransformerEncoderLayer
 
 __all__ = [
     "Affine", "Embedding", "SigmoidWithLoss", "Softmax", "SoftmaxWithLoss",
     "RNN", "LSTM", "GRU", "TimeRNN", "TimeLSTM", "TimeGRU", "TimeBiLSTM",
     "TimeAffine", "TimeDropout", "TimeEmbedding", "TimeSigmoidWithLoss", "TimeSoftmaxWithLoss",
     "AttentionWeight", "WeightSum", "Attention", "TimeAttention", "MultiHeadAttention", "LayerNorm",
+    "TransformerEncoderLayer",
 ]

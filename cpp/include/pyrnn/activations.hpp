@@ -1,8 +1,12 @@
 // Scalar activations shared by the recurrent kernels, plus small loop helpers.
 #pragma once
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
+#include <cstdint>
 #include <cstring>
+
+#include "pyrnn/threads.hpp"
 
 // Row pointers in the fused loops never alias; saying so lets the compiler vectorize them.
 #define PYRNN_RESTRICT __restrict__
@@ -22,9 +26,12 @@ namespace pyrnn {
 // degree-6 polynomial for e^r, 2^n built in the exponent bits; about 2 ulp. x is clamped to
 // [-87, 88] so 2^n stays a normal float (e^-87 = 1.6e-38 instead of a denormal, e^88 = 1.7e38
 // instead of inf): sigmoid and tanh below are then exact to float precision at both ends.
+// A NaN input gives NaN (like std::exp), so a NaN in the data propagates through the gates as in
+// NumPy: the clamps are written so that a NaN passes them (a comparison with NaN is false), and the
+// polynomial of a NaN is NaN whatever 2^n comes out as.
 inline float exp_fast(float x) {
-  x = x < 88.0f ? x : 88.0f;
-  x = x > -87.0f ? x : -87.0f;
+  x = x > 88.0f ? 88.0f : x;
+  x = x < -87.0f ? -87.0f : x;
   const float fx = x * 1.44269504088896341f + 0.5f;
   int n = static_cast<int>(fx);  // truncation; floor for negative fx below
   n -= (static_cast<float>(n) > fx) ? 1 : 0;
@@ -38,7 +45,7 @@ inline float exp_fast(float x) {
   p = p * r + 1.6666665459e-1f;
   p = p * r + 5.0000001201e-1f;
   const float y = p * r * r + r + 1.0f;
-  int bits = (n + 127) << 23;
+  const uint32_t bits = static_cast<uint32_t>(n + 127) << 23;  // unsigned: no shift of a negative
   float scale;
   std::memcpy(&scale, &bits, sizeof scale);
   return y * scale;
@@ -89,20 +96,24 @@ inline void states_before_each_step(std::ptrdiff_t N, std::ptrdiff_t Tn, std::pt
 }
 
 // db (G,) = sum over rows of dA (R, G), rows in order, accumulated in double: fixed order means
-// bitwise-reproducible, double means the sum over N*T rows loses nothing visible in float32.
+// bitwise-reproducible, double means the sum over N*T rows loses nothing visible in float32. Threads
+// take whole column blocks, so each column's order of additions never changes.
 template <typename T>
 inline void column_sums(std::ptrdiff_t R, std::ptrdiff_t G, const T* dA, std::ptrdiff_t lda, T* db) {
   constexpr std::ptrdiff_t kBlock = 256;  // columns per pass: accumulators stay in L1
-  double acc[kBlock];
-  for (std::ptrdiff_t j0 = 0; j0 < G; j0 += kBlock) {
-    const std::ptrdiff_t w = (G - j0 < kBlock) ? G - j0 : kBlock;
-    for (std::ptrdiff_t j = 0; j < w; ++j) acc[j] = 0.0;
-    for (std::ptrdiff_t r = 0; r < R; ++r) {
-      const T* row = dA + r * lda + j0;
-      for (std::ptrdiff_t j = 0; j < w; ++j) acc[j] += static_cast<double>(row[j]);
+  const std::ptrdiff_t blocks = (G + kBlock - 1) / kBlock;
+  parallel_for(blocks, static_cast<double>(R) * kBlock, [&](std::ptrdiff_t b0, std::ptrdiff_t b1) {
+    double acc[kBlock];
+    for (std::ptrdiff_t j0 = b0 * kBlock; j0 < std::min(G, b1 * kBlock); j0 += kBlock) {
+      const std::ptrdiff_t w = (G - j0 < kBlock) ? G - j0 : kBlock;
+      for (std::ptrdiff_t j = 0; j < w; ++j) acc[j] = 0.0;
+      for (std::ptrdiff_t r = 0; r < R; ++r) {
+        const T* row = dA + r * lda + j0;
+        for (std::ptrdiff_t j = 0; j < w; ++j) acc[j] += static_cast<double>(row[j]);
+      }
+      for (std::ptrdiff_t j = 0; j < w; ++j) db[j0 + j] = static_cast<T>(acc[j]);
     }
-    for (std::ptrdiff_t j = 0; j < w; ++j) db[j0 + j] = static_cast<T>(acc[j]);
-  }
+  });
 }
 
 }  // namespace pyrnn

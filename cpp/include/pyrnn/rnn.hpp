@@ -13,28 +13,40 @@ namespace pyrnn {
 
 using idx = std::ptrdiff_t;
 
+// a (H) = tanh(a + g + b), one batch row of one step (compiled for AVX-512 / AVX2 / baseline)
+template <typename T>
+PYRNN_SIMD_CLONES void rnn_forward_row(idx H, T* PYRNN_RESTRICT a, const T* PYRNN_RESTRICT g,
+                                       const T* PYRNN_RESTRICT b) {
+  for (idx j = 0; j < H; ++j) a[j] = tanh_(a[j] + g[j] + b[j]);
+}
+
+// da (H) = (dh + dy) * (1 - h^2), tanh' = 1 - tanh^2
+template <typename T>
+PYRNN_SIMD_CLONES void rnn_backward_row(idx H, const T* PYRNN_RESTRICT dh, const T* PYRNN_RESTRICT dy,
+                                        const T* PYRNN_RESTRICT h, T* PYRNN_RESTRICT da) {
+  for (idx j = 0; j < H; ++j) da[j] = (dh[j] + dy[j]) * (T(1) - h[j] * h[j]);
+}
+
 // xs (N,T,D), Wx (D,H), Wh (H,H), b (H)|null, h0 (N,H)|null -> hs (N,T,H), hT (N,H)
 template <typename T>
 void rnn_forward(idx N, idx Tn, idx D, idx H, const T* xs, const T* Wx, const T* Wh, const T* b, const T* h0,
                  T* hs, T* hT) {
   // All input projections at once, written into hs itself: step t overwrites hs[:, t] in place
   // after the GEMM has read the finished hs[:, t-1].
-  gemm<T>(false, false, N * Tn, H, D, T(1), xs, D, Wx, H, T(0), hs, H);
+  pgemm<T>(false, false, N * Tn, H, D, T(1), xs, D, Wx, H, T(0), hs, H);
   std::vector<T> gh(static_cast<size_t>(N * H));
   const std::vector<T> zeros(static_cast<size_t>(H), T(0));
-  const T* PYRNN_RESTRICT bb = b ? b : zeros.data();  // no bias = a zero bias: no branch in the loop
+  const T* bb = b ? b : zeros.data();  // no bias = a zero bias: no branch in the loop
+  const StepWeights<T> wh(Wh, H, H, N, StepWeights<T>::kForward);
   for (idx t = 0; t < Tn; ++t) {
     const T* hp = t ? hs + (t - 1) * H : h0;
     const idx ldp = t ? Tn * H : H;
     if (hp)
-      gemm<T>(false, false, N, H, H, T(1), hp, ldp, Wh, H, T(0), gh.data(), H);
+      wh.forward(N, hp, ldp, 0, H, gh.data(), H);
     else
       std::fill(gh.begin(), gh.end(), T(0));
-    for (idx n = 0; n < N; ++n) {  // one fused pass: bias + recurrent part + tanh
-      T* PYRNN_RESTRICT a = hs + (n * Tn + t) * H;
-      const T* PYRNN_RESTRICT g = gh.data() + n * H;
-      for (idx j = 0; j < H; ++j) a[j] = tanh_(a[j] + g[j] + bb[j]);
-    }
+    for (idx n = 0; n < N; ++n)  // one fused pass: bias + recurrent part + tanh
+      rnn_forward_row<T>(H, hs + (n * Tn + t) * H, gh.data() + n * H, bb);
   }
   if (Tn > 0)
     copy_rows_or_zero(hT, hs + (Tn - 1) * H, N, H, Tn * H);
@@ -50,25 +62,22 @@ void rnn_backward(idx N, idx Tn, idx D, idx H, const T* xs, const T* Wx, const T
   std::vector<T> dA(static_cast<size_t>(N * Tn * H));  // gradient of every step's pre-activation
   std::vector<T> dh(static_cast<size_t>(N * H));        // gradient reaching h_t from step t+1
   copy_rows_or_zero(dh.data(), dhT, N, H, H);
+  const StepWeights<T> whb(Wh, H, H, N, StepWeights<T>::kBackward);
   for (idx t = Tn - 1; t >= 0; --t) {
     for (idx n = 0; n < N; ++n) {
       const idx r = (n * Tn + t) * H;
-      const T* PYRNN_RESTRICT d = dh.data() + n * H;
-      const T* PYRNN_RESTRICT h = hs + r;
-      const T* PYRNN_RESTRICT dy = dhs + r;
-      T* PYRNN_RESTRICT da = dA.data() + r;
-      for (idx j = 0; j < H; ++j) da[j] = (d[j] + dy[j]) * (T(1) - h[j] * h[j]);  // tanh' = 1 - tanh^2
+      rnn_backward_row<T>(H, dh.data() + n * H, dhs + r, hs + r, dA.data() + r);
     }
     // on to h_{t-1}: dh = dA_t Wh^T
-    gemm<T>(false, true, N, H, H, T(1), dA.data() + t * H, Tn * H, Wh, H, T(0), dh.data(), H);
+    whb.backward(N, dA.data() + t * H, Tn * H, 0, H, T(0), dh.data(), H);
   }
   std::copy(dh.begin(), dh.end(), dh0);
   // Weight and input gradients: one large GEMM each over all N*T rows.
-  gemm<T>(false, true, N * Tn, D, H, T(1), dA.data(), H, Wx, H, T(0), dxs, D);
-  gemm<T>(true, false, D, H, N * Tn, T(1), xs, D, dA.data(), H, T(0), dWx, H);
+  pgemm<T>(false, true, N * Tn, D, H, T(1), dA.data(), H, Wx, H, T(0), dxs, D);
+  pgemm<T>(true, false, D, H, N * Tn, T(1), xs, D, dA.data(), H, T(0), dWx, H);
   std::vector<T> hprev(static_cast<size_t>(N * Tn * H));
   states_before_each_step(N, Tn, H, h0, hs, hprev.data());
-  gemm<T>(true, false, H, H, N * Tn, T(1), hprev.data(), H, dA.data(), H, T(0), dWh, H);
+  pgemm<T>(true, false, H, H, N * Tn, T(1), hprev.data(), H, dA.data(), H, T(0), dWh, H);
   if (db) column_sums(N * Tn, H, dA.data(), H, db);
 }
 

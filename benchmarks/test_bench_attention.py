@@ -1,0 +1,48 @@
+"""pytest-benchmark suite for attention, fwd+bwd: TimeAttention on every usable NumPy backend vs
+the book's per-step NumPy formulation, and scaled dot-product attention vs PyTorch's
+scaled_dot_product_attention on the CPU. For one table with ratios: `pyrnn bench --attention`
+(same workloads, pyrnn/bench_attention.py).
+
+    pytest benchmarks/test_bench_attention.py --benchmark-only --benchmark-group-by=param:shape
+"""
+import numpy as np
+import pytest
+
+from pyrnn import backends
+from pyrnn.bench_attention import (SDPA_SHAPES, TIME_ATTENTION_SHAPES, book_time_attention_step, sdpa_inputs,
+                                   sdpa_step, time_attention_inputs, time_attention_step, torch_sdpa_step)
+
+USABLE = [n for n in backends.NUMPY_ORDER if backends.backend_status()[n][0]]
+TA_IDS = ["x".join(map(str, s)) for s in TIME_ATTENTION_SHAPES]
+SD_IDS = ["x".join(map(str, s)) for s in SDPA_SHAPES]
+
+
+@pytest.mark.parametrize("backend", USABLE)
+@pytest.mark.parametrize("shape", TIME_ATTENTION_SHAPES, ids=TA_IDS)
+def test_time_attention(benchmark, backend, shape):
+    hs, hd, dout = time_attention_inputs(*shape)
+    with backends.use_backend(backend):
+        benchmark.pedantic(time_attention_step(hs, hd, dout), rounds=5, warmup_rounds=1)
+
+
+@pytest.mark.parametrize("shape", TIME_ATTENTION_SHAPES, ids=TA_IDS)
+def test_time_attention_book_per_step(benchmark, shape):
+    benchmark.pedantic(book_time_attention_step(*time_attention_inputs(*shape)), rounds=3, warmup_rounds=1)
+
+
+@pytest.mark.parametrize("backend", USABLE)
+@pytest.mark.parametrize("causal", [False, True], ids=["full", "causal"])
+@pytest.mark.parametrize("shape", SDPA_SHAPES, ids=SD_IDS)
+def test_sdpa(benchmark, backend, causal, shape):
+    if backend == "reference" and shape[2] > 256:
+        pytest.skip("the reference materialises every T x T matrix: slow, not what is compared")
+    q, k, v, dout = sdpa_inputs(*shape)
+    with backends.use_backend(backend):
+        benchmark.pedantic(sdpa_step(q, k, v, dout, causal), rounds=3, warmup_rounds=1)
+
+
+@pytest.mark.parametrize("causal", [False, True], ids=["full", "causal"])
+@pytest.mark.parametrize("shape", SDPA_SHAPES, ids=SD_IDS)
+def test_torch_sdpa(benchmark, causal, shape):
+    pytest.importorskip("torch")
+    benchmark.pedantic(torch_sdpa_step(*sdpa_inputs(*shape), causal=causal), rounds=3, warmup_rounds=1)

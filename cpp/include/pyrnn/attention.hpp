@@ -1,0 +1,425 @@
+// Attention kernels, forward and backward, float32 and float64, no Python types.
+//
+// 1. The book's seq2seq attention for all decoder steps at once (AttentionWeight + WeightSum):
+//      a[n] (Td, Te) = masked softmax over Te of hq[n] (Td, H) @ hs[n]^T,   c[n] (Td, H) = a[n] @ hs[n]
+//    Per batch row n: two GEMMs and one in-place softmax pass over a[n]; the backward is the same GEMM
+//    structure (no (N, Td, Te, H) products, no Python per step). Batch rows run on pyrnn's threads.
+//
+// 2. Scaled dot-product attention per head (flash-attention style on the CPU):
+//      out (Tq, dv) = softmax(scale q (Tq, dk) @ k^T (dk, Tk), masked) @ v (Tk, dv)
+//    The forward streams over blocks of keys with an online softmax (running row max m and sum l,
+//    earlier partial outputs rescaled by exp(m_old - m_new)), so only a (Bq, Bk) score block exists at
+//    a time; it keeps lse = m + log(l) per query row. The backward recomputes each probability block
+//    from lse (P = exp(S - lse)) and uses D = rowsum(dout * out) for the softmax Jacobian:
+//      dv += P^T dout,  dS = P * (dout v^T - D) * scale,  dq += dS k,  dk += dS^T q.
+//    Forward tasks are (head, query block) pairs; backward tasks are heads (each owns its dq, dk, dv):
+//    every task writes only its own outputs and runs its loops in a fixed order, so the results are
+//    bitwise reproducible whatever thread runs what.
+//
+// Masks are uint8 (1 = attend). A query that sees no key gets zero weights, a zero output and zero
+// gradients (lse = +inf marks it), never the 0/0 a plain softmax would give.
+#pragma once
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <limits>
+#include <vector>
+
+#include "pyrnn/blas.hpp"
+#include "pyrnn/threads.hpp"
+
+// The row loops (exp, max, sums) are compiled for AVX-512, AVX2+FMA and baseline x86-64; the loader
+// picks the best the CPU has (GCC function multiversioning).
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 11 && defined(__x86_64__) && defined(__linux__)
+#define PYRNN_ATTN_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define PYRNN_ATTN_CLONES
+#endif
+
+namespace pyrnn {
+namespace attn {
+
+using idx = std::ptrdiff_t;
+
+// ---- row helpers ------------------------------------------------------------------------------------
+
+// e^x for float32 without a libm call, branch-free so the loops vectorize: Cephes' expf, x = n ln2 + r,
+// |r| <= ln2/2, degree-6 polynomial, 2^n built in the exponent bits; about 2 ulp. x below -87.3
+// (e^x < 1.2e-38) gives exactly 0, so exp(-inf) = 0 as the masked softmax needs; NaN stays NaN.
+__attribute__((always_inline)) inline float exp_(float x_in) {
+  const float x = std::min(std::max(x_in, -87.0f), 88.0f);  // NaN passes through both
+  const float fx = x * 1.44269504088896341f + 0.5f;
+  int n = static_cast<int>(fx);
+  n -= static_cast<int>(static_cast<float>(n) > fx);  // floor
+  const float fn = static_cast<float>(n);
+  float r = x - fn * 0.693359375f;
+  r = r - fn * -2.12194440e-4f;
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  const float y = p * r * r + r + 1.0f;
+  int bits = (n + 127) << 23;
+  float scale;
+  std::memcpy(&scale, &bits, sizeof scale);
+  // (x_in >= -87.3) is 0 for tiny, -inf and NaN inputs; 0 * NaN keeps the NaN
+  return y * scale * static_cast<float>(x_in >= -87.3f);
+}
+inline double exp_(double x) { return std::exp(x); }  // float64 is for gradient checks: libm
+
+constexpr int kLanes = 16;  // independent partial sums/maxima: a fixed order the compiler can vectorize
+
+// max over j < n of x[j] where keep[j] (keep null: all); -inf when none
+template <typename T>
+PYRNN_ATTN_CLONES T row_max(const T* __restrict__ x, idx n, const uint8_t* __restrict__ keep) {
+  const T ninf = -std::numeric_limits<T>::infinity();
+  T acc[kLanes];
+  for (int u = 0; u < kLanes; ++u) acc[u] = ninf;
+  idx j = 0;
+  for (; j + kLanes <= n; j += kLanes) {
+    T v[kLanes];
+    if (keep)
+      for (int u = 0; u < kLanes; ++u) v[u] = keep[j + u] ? x[j + u] : ninf;
+    else
+      for (int u = 0; u < kLanes; ++u) v[u] = x[j + u];
+    for (int u = 0; u < kLanes; ++u) acc[u] = std::max(acc[u], v[u]);
+  }
+  T m = ninf;
+  for (int u = 0; u < kLanes; ++u) m = std::max(m, acc[u]);
+  for (; j < n; ++j)
+    if (!keep || keep[j]) m = std::max(m, x[j]);
+  return m;
+}
+
+template <typename T>
+PYRNN_ATTN_CLONES T row_sum(const T* __restrict__ x, idx n) {
+  T acc[kLanes] = {};
+  idx j = 0;
+  for (; j + kLanes <= n; j += kLanes)
+    for (int u = 0; u < kLanes; ++u) acc[u] += x[j + u];
+  T s = 0;
+  for (int u = 0; u < kLanes; ++u) s += acc[u];
+  for (; j < n; ++j) s += x[j];
+  return s;
+}
+
+template <typename T>
+PYRNN_ATTN_CLONES T row_dot(const T* __restrict__ x, const T* __restrict__ y, idx n) {
+  T acc[kLanes] = {};
+  idx j = 0;
+  for (; j + kLanes <= n; j += kLanes)
+    for (int u = 0; u < kLanes; ++u) acc[u] += x[j + u] * y[j + u];
+  T s = 0;
+  for (int u = 0; u < kLanes; ++u) s += acc[u];
+  for (; j < n; ++j) s += x[j] * y[j];
+  return s;
+}
+
+// s[j] <- exp(s[j] - m) for j < jlim where keep[j], else 0 (for every j < n)
+template <typename T>
+PYRNN_ATTN_CLONES void exp_masked(T* __restrict__ s, idx n, idx jlim, T m, const uint8_t* __restrict__ keep) {
+  jlim = std::max<idx>(0, std::min(jlim, n));
+  for (idx j = 0; j < jlim; ++j) s[j] = exp_(s[j] - m);
+  for (idx j = jlim; j < n; ++j) s[j] = T(0);
+  if (keep)
+    for (idx j = 0; j < jlim; ++j) s[j] = keep[j] ? s[j] : T(0);
+}
+
+template <typename T>
+PYRNN_ATTN_CLONES void scale_row(T* __restrict__ x, idx n, T f) {
+  for (idx j = 0; j < n; ++j) x[j] *= f;
+}
+
+// ds[j] <- p[j] * (ds[j] - d) * f   (softmax backward, in place on dp)
+template <typename T>
+PYRNN_ATTN_CLONES void softmax_grad_row(const T* __restrict__ p, T* __restrict__ ds, idx n, T d, T f) {
+  for (idx j = 0; j < n; ++j) ds[j] = p[j] * (ds[j] - d) * f;
+}
+
+// One past the last key kept by mask row km (Tk keys); Tk when there is no mask.
+inline idx key_end(const uint8_t* km, idx Tk) {
+  if (!km) return Tk;
+  idx e = Tk;
+  while (e > 0 && !km[e - 1]) --e;
+  return e;
+}
+
+// a (R, C) rows, ld lda <- masked softmax over each row's C entries (keep (C) or null); a row with no
+// kept entry becomes all zeros
+template <typename T>
+void softmax_rows(idx R, idx C, T* a, idx lda, const uint8_t* keep) {
+  for (idx r = 0; r < R; ++r) {
+    T* row = a + r * lda;
+    const T m = row_max(row, C, keep);
+    if (m == -std::numeric_limits<T>::infinity()) {
+      std::fill(row, row + C, T(0));
+      continue;
+    }
+    exp_masked(row, C, C, m, keep);
+    const T z = row_sum(row, C);  // >= 1: the max term is exp(0)
+    for (idx j = 0; j < C; ++j) row[j] /= z;
+  }
+}
+
+// ds (R, C) <- a * (ds - rowsum(a * ds))  (the softmax Jacobian applied to ds, in place)
+template <typename T>
+void softmax_backward_rows(idx R, idx C, const T* a, idx lda, T* ds, idx ldd) {
+  for (idx r = 0; r < R; ++r) {
+    const T* ar = a + r * lda;
+    T* dr = ds + r * ldd;
+    softmax_grad_row(ar, dr, C, row_dot(ar, dr, C), T(1));
+  }
+}
+
+template <typename T>
+std::vector<T>& scratch(int slot, size_t n) {
+  static thread_local std::vector<T> buf[3];
+  if (buf[slot].size() < n) buf[slot].resize(n);
+  return buf[slot];
+}
+
+// fn(n0, n1) over [0, N) batch rows in up to 4 chunks per thread, taken first-come (so a thread that
+// another process has descheduled does not hold the others up); inline when the work (N * cost, in
+// multiply-adds) is too small to pay for waking a worker. Each row is computed the same way whatever
+// chunk holds it: results do not depend on the split.
+template <typename F>
+void for_batches(idx N, double cost, F&& fn) {
+  auto& pool = ThreadPool::instance();
+  const double work = static_cast<double>(N) * cost;
+  const idx parts = static_cast<idx>(std::min<double>({static_cast<double>(N), 4.0 * pool.threads(), work / 65536.0}));
+  if (parts <= 1 || pool.threads() <= 1) {
+    fn(idx(0), N);
+    return;
+  }
+  const idx chunk = (N + parts - 1) / parts;
+  pool.run(static_cast<int>(parts), [&](int c) {
+    const idx b = std::min(N, c * chunk), e = std::min(N, (c + 1) * chunk);
+    if (b < e) fn(b, e);
+  });
+}
+
+// ---- 1. seq2seq attention, all decoder steps at once ---------------------------------------------------
+// Shapes: hs (N, Te, H) encoder states, hq (N, Td, H) queries, mask (N, Te) or null, a (N, Td, Te),
+// c (N, Td, H). Only the keys before the last kept one enter the GEMMs (the rest have weight 0).
+
+// a = masked softmax(hq hs^T); c = a hs (c null: weights only)
+template <typename T>
+void attention_forward(idx N, idx Te, idx Td, idx H, const T* hs, const T* hq, const uint8_t* mask, T* a, T* c) {
+  for_batches(N, 2.0 * Td * Te * (H + 8), [&](idx n0, idx n1) {
+    for (idx n = n0; n < n1; ++n) {
+      const T* hs_n = hs + n * Te * H;
+      const uint8_t* km = mask ? mask + n * Te : nullptr;
+      const idx ke = key_end(km, Te);
+      T* a_n = a + n * Td * Te;
+      gemm<T>(false, true, Td, ke, H, T(1), hq + n * Td * H, H, hs_n, H, T(0), a_n, Te);
+      softmax_rows(Td, ke, a_n, Te, km);
+      for (idx t = 0; ke < Te && t < Td; ++t) std::fill(a_n + t * Te + ke, a_n + (t + 1) * Te, T(0));
+      if (c) gemm<T>(false, false, Td, H, ke, T(1), a_n, Te, hs_n, H, T(0), c + n * Td * H, H);
+    }
+  });
+}
+
+// dc (N, Td, H) -> dhs (N, Te, H), dhq (N, Td, H), given the forward's a
+template <typename T>
+void attention_backward(idx N, idx Te, idx Td, idx H, const T* hs, const T* hq, const T* a, const T* dc, T* dhs,
+                        T* dhq) {
+  for_batches(N, 5.0 * Td * Te * (H + 4), [&](idx n0, idx n1) {
+    for (idx n = n0; n < n1; ++n) {
+      const T *hs_n = hs + n * Te * H, *hq_n = hq + n * Td * H, *a_n = a + n * Td * Te, *dc_n = dc + n * Td * H;
+      T *dhs_n = dhs + n * Te * H, *dhq_n = dhq + n * Td * H;
+      // keys past the last nonzero weight column got weight 0 (masked): no gradient reaches them
+      idx ke = Te;
+      while (ke > 0) {
+        bool any = false;
+        for (idx t = 0; t < Td && !any; ++t) any = a_n[t * Te + ke - 1] != T(0);
+        if (any) break;
+        --ke;
+      }
+      std::vector<T>& ds = scratch<T>(0, static_cast<size_t>(Td * ke));
+      gemm<T>(true, false, ke, H, Td, T(1), a_n, Te, dc_n, H, T(0), dhs_n, H);          // WeightSum: a^T dc
+      std::fill(dhs_n + ke * H, dhs_n + Te * H, T(0));
+      gemm<T>(false, true, Td, ke, H, T(1), dc_n, H, hs_n, H, T(0), ds.data(), ke);     // da = dc hs^T
+      softmax_backward_rows(Td, ke, a_n, Te, ds.data(), ke);                             // ds
+      gemm<T>(true, false, ke, H, Td, T(1), ds.data(), ke, hq_n, H, T(1), dhs_n, H);    // += ds^T hq
+      gemm<T>(false, false, Td, H, ke, T(1), ds.data(), ke, hs_n, H, T(0), dhq_n, H);   // dhq = ds hs
+    }
+  });
+}
+
+// AttentionWeight backward: da (N, Td, Te) -> dhs, dhq
+template <typename T>
+void attention_weights_backward(idx N, idx Te, idx Td, idx H, const T* hs, const T* hq, const T* a, const T* da,
+                                T* dhs, T* dhq) {
+  for_batches(N, 2.0 * Td * Te * (H + 4), [&](idx n0, idx n1) {
+    for (idx n = n0; n < n1; ++n) {
+      std::vector<T>& ds = scratch<T>(0, static_cast<size_t>(Td * Te));
+      std::memcpy(ds.data(), da + n * Td * Te, sizeof(T) * Td * Te);
+      softmax_backward_rows(Td, Te, a + n * Td * Te, Te, ds.data(), Te);
+      gemm<T>(true, false, Te, H, Td, T(1), ds.data(), Te, hq + n * Td * H, H, T(0), dhs + n * Te * H, H);
+      gemm<T>(false, false, Td, H, Te, T(1), ds.data(), Te, hs + n * Te * H, H, T(0), dhq + n * Td * H, H);
+    }
+  });
+}
+
+// WeightSum: c (N, Td, H) = a (N, Td, Te) @ hs (N, Te, H)
+template <typename T>
+void weighted_sum_forward(idx N, idx Te, idx Td, idx H, const T* hs, const T* a, T* c) {
+  for_batches(N, 1.0 * Td * Te * H, [&](idx n0, idx n1) {
+    for (idx n = n0; n < n1; ++n)
+      gemm<T>(false, false, Td, H, Te, T(1), a + n * Td * Te, Te, hs + n * Te * H, H, T(0), c + n * Td * H, H);
+  });
+}
+
+// WeightSum backward: dc (N, Td, H) -> dhs = a^T dc (N, Te, H), da = dc hs^T (N, Td, Te)
+template <typename T>
+void weighted_sum_backward(idx N, idx Te, idx Td, idx H, const T* hs, const T* a, const T* dc, T* dhs, T* da) {
+  for_batches(N, 2.0 * Td * Te * H, [&](idx n0, idx n1) {
+    for (idx n = n0; n < n1; ++n) {
+      gemm<T>(true, false, Te, H, Td, T(1), a + n * Td * Te, Te, dc + n * Td * H, H, T(0), dhs + n * Te * H, H);
+      gemm<T>(false, true, Td, Te, H, T(1), dc + n * Td * H, H, hs + n * Te * H, H, T(0), da + n * Td * Te, Te);
+    }
+  });
+}
+
+// ---- 2. scaled dot-product attention, streaming softmax ------------------------------------------------
+// Shapes: q (BH, Tq, dk), k (BH, Tk, dk), v (BH, Tk, dv) with BH = batch * Hh heads, head bh of batch
+// row bh / Hh; mask (batch, Tk) key padding or null; causal hides key j > query i (Tq == Tk);
+// out (BH, Tq, dv), lse (BH, Tq).
+
+// Block sizes (query rows, keys): PYRNN_SDPA_BQ / PYRNN_SDPA_BK override them (for measuring).
+inline idx env_block(const char* name, idx dflt) {
+  const char* s = std::getenv(name);
+  const long v = s ? std::atol(s) : 0;
+  return v >= 1 ? static_cast<idx>(v) : dflt;
+}
+inline idx sdpa_block_q() {
+  static const idx b = env_block("PYRNN_SDPA_BQ", 128);
+  return b;
+}
+inline idx sdpa_block_k() {
+  static const idx b = env_block("PYRNN_SDPA_BK", 256);
+  return b;
+}
+
+// fn(task) for task in [0, n) on pyrnn's threads (inline when there is one task or little work)
+template <typename F>
+void run_tasks(idx n, double work, F&& fn) {
+  if (n <= 0) return;
+  if (n == 1 || work < 65536.0) {
+    for (idx t = 0; t < n; ++t) fn(t);
+    return;
+  }
+  ThreadPool::instance().run(static_cast<int>(n), [&](int t) { fn(static_cast<idx>(t)); });
+}
+
+template <typename T>
+void sdpa_forward(idx BH, idx Hh, idx Tq, idx Tk, idx dk, idx dv, T scale, const T* q, const T* k, const T* v,
+                  const uint8_t* mask, bool causal, T* out, T* lse) {
+  const idx Bq = sdpa_block_q(), Bk = sdpa_block_k();
+  const idx nqb = (Tq + Bq - 1) / Bq;
+  const double work = static_cast<double>(BH) * Tq * Tk * (dk + dv + 8);
+  // tasks are taken first-come, heaviest (last causal query blocks) first
+  run_tasks(BH * nqb, work, [&](idx task) {
+    const idx bh = task / nqb, qb = nqb - 1 - task % nqb;
+    const idx i0 = qb * Bq, bq = std::min(Bq, Tq - i0);
+    const uint8_t* km = mask ? mask + (bh / Hh) * Tk : nullptr;
+    idx ke = key_end(km, Tk);
+    if (causal) ke = std::min(ke, i0 + bq);  // keys after the block's last query are never seen
+    const T* qi = q + (bh * Tq + i0) * dk;
+    T* o = out + (bh * Tq + i0) * dv;
+    std::vector<T>& sbuf = scratch<T>(0, static_cast<size_t>(bq * std::min(Bk, std::max<idx>(ke, 1))));
+    std::vector<T>& ml = scratch<T>(1, static_cast<size_t>(2 * bq));
+    T* s = sbuf.data();
+    T *m = ml.data(), *l = ml.data() + bq;
+    const T ninf = -std::numeric_limits<T>::infinity();
+    std::fill(m, m + bq, ninf);
+    std::fill(l, l + bq, T(0));
+    std::fill(o, o + bq * dv, T(0));
+    for (idx j0 = 0; j0 < ke; j0 += Bk) {
+      const idx bk = std::min(Bk, ke - j0);
+      const uint8_t* kp = km ? km + j0 : nullptr;
+      gemm<T>(false, true, bq, bk, dk, scale, qi, dk, k + (bh * Tk + j0) * dk, dk, T(0), s, bk);
+      for (idx r = 0; r < bq; ++r) {
+        T* sr = s + r * bk;
+        const idx jlim = causal ? std::max<idx>(0, std::min(bk, i0 + r - j0 + 1)) : bk;
+        const T mb = row_max(sr, jlim, kp);
+        const T mn = mb > m[r] ? mb : m[r];
+        if (mn == ninf) {  // nothing kept in this row so far
+          std::fill(sr, sr + bk, T(0));
+          continue;
+        }
+        exp_masked(sr, bk, jlim, mn, kp);
+        if (m[r] != mn) {
+          const T corr = m[r] == ninf ? T(0) : exp_(m[r] - mn);
+          l[r] *= corr;
+          scale_row(o + r * dv, dv, corr);
+          m[r] = mn;
+        }
+        l[r] += row_sum(sr, bk);
+      }
+      gemm<T>(false, false, bq, dv, bk, T(1), s, bk, v + (bh * Tk + j0) * dv, dv, T(1), o, dv);
+    }
+    for (idx r = 0; r < bq; ++r) {
+      if (l[r] > T(0)) {
+        scale_row(o + r * dv, dv, T(1) / l[r]);
+        if (lse) lse[bh * Tq + i0 + r] = m[r] + std::log(l[r]);
+      } else {
+        std::fill(o + r * dv, o + (r + 1) * dv, T(0));
+        if (lse) lse[bh * Tq + i0 + r] = std::numeric_limits<T>::infinity();  // P = exp(S - inf) = 0
+      }
+    }
+  });
+}
+
+template <typename T>
+void sdpa_backward(idx BH, idx Hh, idx Tq, idx Tk, idx dk, idx dv, T scale, const T* q, const T* k, const T* v,
+                   const uint8_t* mask, bool causal, const T* out, const T* lse, const T* dout, T* dq, T* dkk,
+                   T* dvv) {
+  const idx Bq = sdpa_block_q(), Bk = sdpa_block_k();
+  const double work = static_cast<double>(BH) * Tq * Tk * (2 * dk + 2 * dv + 8);
+  run_tasks(BH, work, [&](idx bh) {
+    const uint8_t* km = mask ? mask + (bh / Hh) * Tk : nullptr;
+    const idx ke = key_end(km, Tk);
+    const T *qh = q + bh * Tq * dk, *kh = k + bh * Tk * dk, *vh = v + bh * Tk * dv;
+    const T *doh = dout + bh * Tq * dv, *oh = out + bh * Tq * dv, *lh = lse + bh * Tq;
+    T *dqh = dq + bh * Tq * dk, *dkh = dkk + bh * Tk * dk, *dvh = dvv + bh * Tk * dv;
+    std::fill(dqh, dqh + Tq * dk, T(0));
+    std::fill(dkh, dkh + Tk * dk, T(0));
+    std::fill(dvh, dvh + Tk * dv, T(0));
+    if (ke == 0 || Tq == 0) return;
+    const idx bkmax = std::min(Bk, ke), bqmax = std::min(Bq, Tq);
+    std::vector<T>& pbuf = scratch<T>(0, static_cast<size_t>(bqmax * bkmax));
+    std::vector<T>& dsbuf = scratch<T>(1, static_cast<size_t>(bqmax * bkmax));
+    std::vector<T>& dbuf = scratch<T>(2, static_cast<size_t>(Tq));
+    T *p = pbuf.data(), *ds = dsbuf.data(), *D = dbuf.data();
+    for (idx i = 0; i < Tq; ++i) D[i] = row_dot(doh + i * dv, oh + i * dv, dv);  // = rowsum(P * dP)
+    for (idx j0 = 0; j0 < ke; j0 += Bk) {
+      const idx bk = std::min(Bk, ke - j0);
+      const uint8_t* kp = km ? km + j0 : nullptr;
+      const T *kj = kh + j0 * dk, *vj = vh + j0 * dv;
+      T *dkj = dkh + j0 * dk, *dvj = dvh + j0 * dv;
+      for (idx i0 = causal ? (j0 / Bq) * Bq : 0; i0 < Tq; i0 += Bq) {
+        const idx bq = std::min(Bq, Tq - i0);
+        const T *qi = qh + i0 * dk, *doi = doh + i0 * dv;
+        gemm<T>(false, true, bq, bk, dk, scale, qi, dk, kj, dk, T(0), p, bk);  // S
+        for (idx r = 0; r < bq; ++r) {
+          const idx jlim = causal ? std::max<idx>(0, std::min(bk, i0 + r - j0 + 1)) : bk;
+          exp_masked(p + r * bk, bk, jlim, lh[i0 + r], kp);  // P = exp(S - lse)
+        }
+        gemm<T>(true, false, bk, dv, bq, T(1), p, bk, doi, dv, T(1), dvj, dv);       // dv += P^T dout
+        gemm<T>(false, true, bq, bk, dv, T(1), doi, dv, vj, dv, T(0), ds, bk);       // dP = dout v^T
+        for (idx r = 0; r < bq; ++r) softmax_grad_row(p + r * bk, ds + r * bk, bk, D[i0 + r], scale);
+        gemm<T>(false, false, bq, dk, bk, T(1), ds, bk, kj, dk, T(1), dqh + i0 * dk, dk);  // dq += dS k
+        gemm<T>(true, false, bk, dk, bq, T(1), ds, bk, qi, dk, T(1), dkj, dk);             // dk += dS^T q
+      }
+    }
+  });
+}
+
+}  // namespace attn
+}  // namespace pyrnn
