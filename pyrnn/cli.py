@@ -143,6 +143,7 @@ def main(argv=None) -> int:
     pd.add_argument("--hidden", type=int, help="hidden size (default: per task; date 256)")
     pd.add_argument("--examples", type=int, help="training examples (date, addition: 45000; sentiment: 10000)")
     pd.add_argument("--corpus", help="rnnlm: a local text file (default: the built-in corpus)")
+    pd.add_argument("--lr", type=float, help="Adam learning rate (default: per task)")
     pd.add_argument("--seed", type=int, default=0)
     pd.add_argument("--backend", help="force a backend (default: automatic)")
     pd.add_argument("--out", default="pyrnn-demo-out", help="folder for plots (default ./pyrnn-demo-out)")

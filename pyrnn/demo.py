@@ -101,7 +101,9 @@ def demo_date(args):
           f"NumPy reference {ref * 1e3:.1f} ms -> {ref / ours:.1f}x faster")
 
     model = make()
-    trainer = Trainer(model, Adam(lr=0.001), seed=args.seed)
+    # lr 0.003 (the book uses 0.001): this generator's 20 formats and 100-year span are harder
+    # than the book's date.txt; measured 0.888 exact match after 3 epochs at 0.001, 0.998 at 0.003
+    trainer = Trainer(model, Adam(lr=args.lr or 0.003), seed=args.seed)
 
     def after_epoch(tr, epoch):
         acc = eval_seq2seq(model, x_test, t_test)
