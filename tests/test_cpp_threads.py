@@ -2,6 +2,7 @@
 across processes at the same thread count (PYRNN_NUM_THREADS)."""
 import os
 import subprocess
+import tempfile
 import sys
 
 import pytest
@@ -46,7 +47,8 @@ print(h.hexdigest())
 
 def _hash(threads):
     env = dict(os.environ, PYRNN_NUM_THREADS=str(threads))
-    out = subprocess.run([sys.executable, "-c", SCRIPT], env=env, capture_output=True, text=True, timeout=300)
+    out = subprocess.run([sys.executable, "-c", SCRIPT], env=env, capture_output=True, text=True, timeout=300,
+                         cwd=tempfile.gettempdir())  # not the repo root: its pyrnn/ has no compiled module
     assert out.returncode == 0, out.stderr
     return out.stdout.strip()
 
@@ -62,5 +64,5 @@ def test_thread_settings():
     assert _cpu.worker_threads() >= 1
     env = dict(os.environ, PYRNN_NUM_THREADS="3")
     out = subprocess.run([sys.executable, "-c", "from pyrnn import _cpu; print(_cpu.worker_threads())"],
-                         env=env, capture_output=True, text=True, timeout=60)
+                         env=env, capture_output=True, text=True, timeout=60, cwd=tempfile.gettempdir())
     assert out.stdout.strip() == "3", out.stderr
