@@ -33,7 +33,10 @@ BACKENDS = [n for n in backends.NUMPY_ORDER
             if n != "reference" and backends.backend_status()[n][0] and (not _only or n in _only)]
 pytestmark = pytest.mark.skipif(not BACKENDS, reason="no NumPy backend besides the reference is usable")
 
-RTOL = {np.dtype(np.float32): 1e-5, np.dtype(np.float64): 1e-12}
+# float64: random weights saturate tanh/sigmoid, and their derivatives (1 - h^2, s (1 - s)) cancel
+# there, amplifying rounding by 1 / (1 - h^2): a state at h = 0.99998 turns 1e-16 into ~2e-12 in
+# dh0 (hypothesis found exactly that). 1e-10 covers 1 - h^2 down to ~1e-6; a real bug is O(1).
+RTOL = {np.dtype(np.float32): 1e-5, np.dtype(np.float64): 1e-10}
 RTOL32_VS_64 = 1e-4
 LAYOUTS = ("C", "F", "strided", "reversed", "readonly")
 SETTINGS = settings(max_examples=int(os.environ.get("PYRNN_PROPERTY_EXAMPLES", "50")), deadline=None,

@@ -29,7 +29,7 @@ namespace pyrnn {
 // A NaN input gives NaN (like std::exp), so a NaN in the data propagates through the gates as in
 // NumPy: the clamps are written so that a NaN passes them (a comparison with NaN is false), and the
 // polynomial of a NaN is NaN whatever 2^n comes out as.
-inline float exp_fast(float x) {
+__attribute__((always_inline)) inline float exp_fast(float x) {
   x = x > 88.0f ? 88.0f : x;
   x = x < -87.0f ? -87.0f : x;
   const float fx = x * 1.44269504088896341f + 0.5f;
@@ -59,11 +59,27 @@ inline T sigmoid(T x) {
   return T(1) / (T(1) + exp_fast(-x));
 }
 
-// tanh(x) = sign(x) (1 - e) / (1 + e), e = exp(-2|x|) in (0, 1]: no overflow anywhere; near 0 the
-// error is absolute (about 1 ulp of 1), which is what the gates need.
-inline float tanh_(float x) {
-  const float e = exp_fast(-2.0f * std::fabs(x));
-  return std::copysign((1.0f - e) / (1.0f + e), x);
+// tanh(x) = sign(x) (1 - e) / (1 + e), e = exp(-2|x|) in (0, 1]: no overflow anywhere. That form
+// cancels near 0 (its error is absolute, ~1 ulp of 1: 0.04% relative at tanh = 3e-5, which the
+// property tests caught on a small RNN state), so |x| < 0.625 uses Cephes' odd polynomial
+// x + x^3 P(x^2) (~1 ulp relative). Both are computed and blended arithmetically (a ternary here
+// stopped the gate loops vectorizing: LSTM forward 2.1 -> 3.9 ms). The polynomial reads x clamped
+// to the small range, so it stays finite and an inf input still gives +-1; a NaN stays NaN.
+__attribute__((always_inline)) inline float tanh_(float x) {
+  const float ax = std::fabs(x);
+  const float e = exp_fast(-2.0f * ax);
+  const float big = std::copysign((1.0f - e) / (1.0f + e), x);
+  float xs = x > 0.625f ? 0.625f : x;  // clamps written like exp_fast's, which vectorize
+  xs = xs < -0.625f ? -0.625f : xs;
+  const float z = xs * xs;
+  float p = -5.70498872745e-3f;
+  p = p * z + 2.06390887954e-2f;
+  p = p * z - 5.37397155531e-2f;
+  p = p * z + 1.33314422036e-1f;
+  p = p * z - 3.33332819422e-1f;
+  const float small = xs + xs * z * p;
+  const float w = static_cast<float>(ax < 0.625f);
+  return w * small + (1.0f - w) * big;
 }
 inline double tanh_(double x) { return std::tanh(x); }
 
