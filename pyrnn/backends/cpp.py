@@ -29,6 +29,10 @@ except ImportError as e:  # not built (no compiler), BLAS missing, or failed to 
 
 def probe():
     if _cpu is None:
+        import importlib.util
+
+        if importlib.util.find_spec("pyrnn._cpu") is None:
+            raise BackendUnavailable("pyrnn._cpu not built (PYRNN_CPU=OFF, or no C++ compiler at install time)")
         raise BackendUnavailable(f"pyrnn._cpu failed to import: {_import_error}")
     if not hasattr(_cpu, "lstm_forward"):
         raise BackendUnavailable("pyrnn._cpu is an old build without kernels; reinstall pyrnn")
