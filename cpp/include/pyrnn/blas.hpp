@@ -6,9 +6,12 @@
 #include <string>
 #include <vector>
 
+#include "pyrnn/step_gemm.hpp"
 #include "pyrnn/threads.hpp"
 
 #include <algorithm>
+#include <memory>
+#include <type_traits>
 #include <cblas.h>  // scipy_openblas32's header: declares scipy_cblas_* and scipy_openblas_*
 
 namespace pyrnn {
@@ -91,10 +94,12 @@ inline void pgemm(bool transA, bool transB, std::ptrdiff_t M, std::ptrdiff_t Nc,
 }
 
 // The recurrent weight Wh (H, G) in the two per-step products:
-//   forward   out (M, c1-c0) = h (M, H) @ Wh[:, c0:c1]
-//   backward  out (M, H) = beta out + d (M, c1-c0) @ Wh[:, c0:c1]^T
-// Each has a layout OpenBLAS runs faster, so a transposed copy WhT (G, H) is made once per sequence
-// (H*G elements, next to T steps of N*H*G multiply-adds each) where it pays:
+//   forward   out (M, c1-c0) = h (M, H) @ Wh[:, c0:c1]          (c0, c1 multiples of H: gate blocks)
+//   backward  out (M, H) = beta out + d (M, c1-c0) @ Wh[:, c0:c1]^T   (beta 0 or 1)
+// float32 on an AVX-512 CPU: Wh is packed once per sequence for pyrnn's step kernel (step_gemm.hpp),
+// which beats OpenBLAS on these small-M products by not repacking Wh every step. Forward packs each
+// gate block of H columns separately, so a gate range is whole panels; backward packs Wh^T (G, H).
+// Otherwise OpenBLAS, with a transposed copy WhT (G, H) where that layout runs faster:
 //   forward, M <= 2 (a GEMV): the dot-product form on WhT's contiguous rows measured 3x faster than
 //     the axpy form on Wh (H=256, G=1024: 15 us vs 44 us);
 //   backward, M > 2: d @ WhT (no transposed operand) measured faster than d @ Wh^T
@@ -104,6 +109,18 @@ class StepWeights {
  public:
   enum Pass { kForward, kBackward };
   StepWeights(const T* Wh, std::ptrdiff_t H, std::ptrdiff_t G, std::ptrdiff_t M, Pass pass) : Wh_(Wh), H_(H), G_(G) {
+    if constexpr (std::is_same_v<T, float>) {
+      if (stepk::available() && H > 0 && G % H == 0) {
+        ppb_ = stepk::panels(H);
+        const std::ptrdiff_t panel = stepk::kNR * (pass == kForward ? H : G);  // floats per panel
+        Wp_ = std::make_unique<Buffer<float>>(static_cast<size_t>((pass == kForward ? G / H : 1) * ppb_ * panel));
+        if (pass == kForward)
+          for (std::ptrdiff_t b = 0; b < G / H; ++b) stepk::pack(H, H, Wh + b * H, G, 1, Wp_->data() + b * ppb_ * panel);
+        else
+          stepk::pack(G, H, Wh, 1, G, Wp_->data());  // B (G, H) = Wh^T: B[k][j] = Wh[j * G + k]
+        return;
+      }
+    }
     const bool want = pass == kForward ? M <= 2 : (M > 2 && use_transposed_backward());
     if (want && H > 0) {
       WhT_.resize(static_cast<size_t>(H * G));
@@ -117,6 +134,17 @@ class StepWeights {
   // out (M, c1-c0) = h (M, H) @ Wh[:, c0:c1]
   void forward(std::ptrdiff_t M, const T* h, std::ptrdiff_t ldh, std::ptrdiff_t c0, std::ptrdiff_t c1, T* out,
                std::ptrdiff_t ldo) const {
+    if constexpr (std::is_same_v<T, float>) {
+      if (Wp_) {  // panel q of the range: gate block b0 + q / ppb, panel q % ppb inside it
+        const std::ptrdiff_t H = H_, ppb = ppb_, b0 = c0 / H, nq = (c1 - c0) / H * ppb;
+        const float* Wp = Wp_->data();
+        stepk::run_panels(
+            M, H, h, ldh, nq, [&](std::ptrdiff_t q) { return Wp + ((b0 + q / ppb) * ppb + q % ppb) * H * stepk::kNR; },
+            [&](std::ptrdiff_t q) { return (q / ppb) * H + (q % ppb) * stepk::kNR; },
+            [&](std::ptrdiff_t q) { return std::min(stepk::kNR, H - (q % ppb) * stepk::kNR); }, out, ldo, false);
+        return;
+      }
+    }
     if (!WhT_.empty())
       pgemm<T>(false, true, M, c1 - c0, H_, T(1), h, ldh, WhT_.data() + c0 * H_, H_, T(0), out, ldo);
     else
@@ -125,6 +153,17 @@ class StepWeights {
   // out (M, H) = beta out + d (M, c1-c0) @ Wh[:, c0:c1]^T
   void backward(std::ptrdiff_t M, const T* d, std::ptrdiff_t ldd, std::ptrdiff_t c0, std::ptrdiff_t c1, T beta,
                 T* out, std::ptrdiff_t ldo) const {
+    if constexpr (std::is_same_v<T, float>) {
+      if (Wp_) {  // panel q: columns [32q, 32q+32) of out, rows [c0, c1) of the packed Wh^T
+        const std::ptrdiff_t H = H_, G = G_;
+        const float* Wp = Wp_->data();
+        stepk::run_panels(
+            M, c1 - c0, d, ldd, ppb_, [&](std::ptrdiff_t q) { return Wp + (q * G + c0) * stepk::kNR; },
+            [&](std::ptrdiff_t q) { return q * stepk::kNR; },
+            [&](std::ptrdiff_t q) { return std::min(stepk::kNR, H - q * stepk::kNR); }, out, ldo, beta != T(0));
+        return;
+      }
+    }
     if (!WhT_.empty())
       pgemm<T>(false, false, M, H_, c1 - c0, T(1), d, ldd, WhT_.data() + c0 * H_, H_, beta, out, ldo);
     else
@@ -142,6 +181,8 @@ class StepWeights {
   const T* Wh_;
   std::ptrdiff_t H_, G_;
   std::vector<T> WhT_;
+  std::ptrdiff_t ppb_ = 0;             // packed: panels per gate block (forward) or in all (backward)
+  std::unique_ptr<Buffer<float>> Wp_;  // packed for the step kernel, or null
 };
 
 }  // namespace pyrnn

@@ -116,7 +116,7 @@ void gru_forward(idx N, idx Tn, idx D, idx H, bool reset_after, const T* xs, con
   const T* b_in = b;
   const T* b_rec = (b && reset_after) ? b + G : nullptr;
   // Input projections of all steps in one GEMM; in training they land in `gates`, activated in place per step.
-  std::vector<T> ax_scratch(train ? 0 : static_cast<size_t>(N * Tn * G));
+  Buffer<T> ax_scratch(train ? 0 : static_cast<size_t>(N * Tn * G));
   T* ax = train ? gates : ax_scratch.data();
   {
     ProfTimer pt(kFwdInputGemm);
@@ -191,9 +191,9 @@ void gru_backward(idx N, idx Tn, idx D, idx H, bool reset_after, const T* xs, co
                   const T* h0, const T* hs, const T* gates, const T* extra, const T* dhs, const T* dhT, T* dxs,
                   T* dWx, T* dWh, T* db, T* dh0) {
   const idx G = 3 * H;
-  std::vector<T> dAx(static_cast<size_t>(N * Tn * G));  // gradient of x_t Wx + b_in, every step
+  Buffer<T> dAx(static_cast<size_t>(N * Tn * G));  // gradient of x_t Wx + b_in, every step
   // reset_after: gradient of h_{t-1} Wh + b_rec (differs from dAx in the n block: r scales it)
-  std::vector<T> dAh(reset_after ? static_cast<size_t>(N * Tn * G) : 0);
+  Buffer<T> dAh(reset_after ? static_cast<size_t>(N * Tn * G) : 0);
   std::vector<T> dh(static_cast<size_t>(N * H));  // gradient reaching h_t from step t+1
   std::vector<T> drh(reset_after ? 0 : static_cast<size_t>(N * H));
   copy_rows_or_zero(dh.data(), dhT, N, H, H);
@@ -257,7 +257,7 @@ void gru_backward(idx N, idx Tn, idx D, idx H, bool reset_after, const T* xs, co
     ProfTimer pt(kBwdWeightGemm);
     pgemm<T>(true, false, D, G, N * Tn, T(1), xs, D, dAx.data(), G, T(0), dWx, G);
   }
-  std::vector<T> hprev(static_cast<size_t>(N * Tn * H));
+  Buffer<T> hprev(static_cast<size_t>(N * Tn * H));
   {
     ProfTimer pt(kBwdOther);
     states_before_each_step(N, Tn, H, h0, hs, hprev.data());

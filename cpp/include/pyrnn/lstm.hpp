@@ -58,7 +58,7 @@ void lstm_forward(idx N, idx Tn, idx D, idx H, const T* xs, const T* Wx, const T
   const bool train = cs && gates;
   // Input projections of all steps in one GEMM; in training they land in `gates` and each step
   // activates its slice in place, so the pre-activations never need a buffer of their own.
-  std::vector<T> ax_scratch(train ? 0 : static_cast<size_t>(N * Tn * G));
+  Buffer<T> ax_scratch(train ? 0 : static_cast<size_t>(N * Tn * G));
   T* ax = train ? gates : ax_scratch.data();
   { ProfTimer pt_(kFwdInputGemm); pgemm<T>(false, false, N * Tn, G, D, T(1), xs, D, Wx, G, T(0), ax, G); }
   std::vector<T> gh(static_cast<size_t>(N * G));
@@ -122,8 +122,8 @@ void lstm_backward(idx N, idx Tn, idx D, idx H, const T* xs, const T* Wx, const 
                    const T* hs, const T* cs, const T* gates, const T* dhs, const T* dhT, const T* dcT, T* dxs,
                    T* dWx, T* dWh, T* db, T* dh0, T* dc0) {
   const idx G = 4 * H;
-  std::vector<T> dA(static_cast<size_t>(N * Tn * G));  // gradient of every step's pre-activations [f,g,i,o]
-  std::vector<T> dh(static_cast<size_t>(N * H));       // gradient reaching h_t from step t+1
+  Buffer<T> dA(static_cast<size_t>(N * Tn * G));  // gradient of every step's pre-activations [f,g,i,o]
+  std::vector<T> dh(static_cast<size_t>(N * H));  // gradient reaching h_t from step t+1
   copy_rows_or_zero(dh.data(), dhT, N, H, H);
   copy_rows_or_zero(dc0, dcT, N, H, H);  // dc0 doubles as the running gradient on c
   const std::vector<T> zeros(static_cast<size_t>(H), T(0));  // c_{-1} when c0 is null
@@ -146,7 +146,7 @@ void lstm_backward(idx N, idx Tn, idx D, idx H, const T* xs, const T* Wx, const 
   std::copy(dh.begin(), dh.end(), dh0);
   { ProfTimer pt_(kBwdInputGemm); pgemm<T>(false, true, N * Tn, D, G, T(1), dA.data(), G, Wx, G, T(0), dxs, D); }
   { ProfTimer pt_(kBwdWeightGemm); pgemm<T>(true, false, D, G, N * Tn, T(1), xs, D, dA.data(), G, T(0), dWx, G); }
-  std::vector<T> hprev(static_cast<size_t>(N * Tn * H));
+  Buffer<T> hprev(static_cast<size_t>(N * Tn * H));
   { ProfTimer pt_(kBwdOther); states_before_each_step(N, Tn, H, h0, hs, hprev.data()); }
   { ProfTimer pt_(kBwdWeightGemm); pgemm<T>(true, false, H, G, N * Tn, T(1), hprev.data(), H, dA.data(), G, T(0), dWh, G); }
   { ProfTimer pt_(kBwdOther); if (db) column_sums(N * Tn, G, dA.data(), G, db); }

@@ -59,8 +59,8 @@ void rnn_forward(idx N, idx Tn, idx D, idx H, const T* xs, const T* Wx, const T*
 template <typename T>
 void rnn_backward(idx N, idx Tn, idx D, idx H, const T* xs, const T* Wx, const T* Wh, const T* h0, const T* hs,
                   const T* dhs, const T* dhT, T* dxs, T* dWx, T* dWh, T* db, T* dh0) {
-  std::vector<T> dA(static_cast<size_t>(N * Tn * H));  // gradient of every step's pre-activation
-  std::vector<T> dh(static_cast<size_t>(N * H));        // gradient reaching h_t from step t+1
+  Buffer<T> dA(static_cast<size_t>(N * Tn * H));  // gradient of every step's pre-activation
+  std::vector<T> dh(static_cast<size_t>(N * H));  // gradient reaching h_t from step t+1
   copy_rows_or_zero(dh.data(), dhT, N, H, H);
   const StepWeights<T> whb(Wh, H, H, N, StepWeights<T>::kBackward);
   for (idx t = Tn - 1; t >= 0; --t) {
@@ -75,7 +75,7 @@ void rnn_backward(idx N, idx Tn, idx D, idx H, const T* xs, const T* Wx, const T
   // Weight and input gradients: one large GEMM each over all N*T rows.
   pgemm<T>(false, true, N * Tn, D, H, T(1), dA.data(), H, Wx, H, T(0), dxs, D);
   pgemm<T>(true, false, D, H, N * Tn, T(1), xs, D, dA.data(), H, T(0), dWx, H);
-  std::vector<T> hprev(static_cast<size_t>(N * Tn * H));
+  Buffer<T> hprev(static_cast<size_t>(N * Tn * H));
   states_before_each_step(N, Tn, H, h0, hs, hprev.data());
   pgemm<T>(true, false, H, H, N * Tn, T(1), hprev.data(), H, dA.data(), H, T(0), dWh, H);
   if (db) column_sums(N * Tn, H, dA.data(), H, db);
