@@ -18,25 +18,30 @@ from . import backends
 from .train import Adam, RnnlmTrainer, Trainer, eval_accuracy, eval_perplexity, eval_seq2seq
 
 
-def _seconds_per_step(model, x, t, batches=3, batch_size=128):
-    """Median seconds of forward+backward on a few batches (the optimizer step is excluded)."""
-    times = []
-    for i in range(batches + 1):  # the first call warms caches and JITs
-        s = (i * batch_size) % max(len(x) - batch_size, 1)
-        t0 = time.perf_counter()
-        model.forward(x[s:s + batch_size], t[s:s + batch_size])
-        model.backward()
-        times.append(time.perf_counter() - t0)
-    return float(np.median(times[1:]))
+def _train_step(model, x, t, i, batch_size):
+    s = (i * batch_size) % max(len(x) - batch_size, 1)
+    model.forward(x[s:s + batch_size], t[s:s + batch_size])
+    model.backward()
 
 
-def speed_vs_reference(make_model, x, t, batch_size=128):
-    """(auto backend name, seconds/step, reference seconds/step), measured now, side by side."""
+def speed_vs_reference(make_model, x, t, batch_size=128, warmup=2, rounds=5):
+    """(auto backend name, seconds/step, reference seconds/step) for forward+backward of one
+    batch (no optimizer step), measured now: both warmed up, then timed alternately so both
+    see the same machine load; medians."""
     auto = backends.select("lstm_forward", on_gpu=False).NAME
-    ours = _seconds_per_step(make_model(), x, t, batch_size=batch_size)
-    with backends.use_backend("reference"):
-        ref = _seconds_per_step(make_model(), x, t, batch_size=batch_size)
-    return auto, ours, ref
+    ours, ref = make_model(), make_model()
+    times = {"ours": [], "ref": []}
+    for i in range(warmup + rounds):
+        for name, model in (("ours", ours), ("ref", ref)):
+            t0 = time.perf_counter()
+            if name == "ref":
+                with backends.use_backend("reference"):
+                    _train_step(model, x, t, i, batch_size)
+            else:
+                _train_step(model, x, t, i, batch_size)
+            if i >= warmup:
+                times[name].append(time.perf_counter() - t0)
+    return auto, float(np.median(times["ours"])), float(np.median(times["ref"]))
 
 
 def write_png(path, image):

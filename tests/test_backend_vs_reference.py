@@ -358,3 +358,38 @@ def test_word_ops_deterministic(backend):
         b, _ = _word_op(op, backend, c)
         for u, v in zip(a, b):
             assert np.array_equal(u, v), f"{backend} {op}: two runs differ"
+
+
+# ---- affine over time ---------------------------------------------------------------------------
+
+def _affine(backend, x, W, b, dout):
+    with pyrnn.use_backend(backend):
+        out, saved = ops.affine_forward(x, W, b)
+        return (out, *ops.affine_backward(dout, saved)), saved
+
+
+@pytest.mark.parametrize("backend", OTHER_BACKENDS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("lead,D,M,bias,order", [
+    ((1,), 1, 1, True, "C"), ((3, 7), 13, 9, True, "C"), ((128, 11), 512, 59, True, "C"),
+    ((4, 5), 6, 7, False, "C"), ((4, 5), 6, 7, True, "F"), ((200,), 64, 300, True, "strided")])
+def test_affine_matches_reference(lead, D, M, bias, order, dtype, backend):
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal(lead + (D,)).astype(dtype)
+    if order == "F":
+        x = np.asfortranarray(x)
+    elif order == "strided":
+        x = rng.standard_normal(lead + (2 * D,)).astype(dtype)[..., ::2]
+    W = rng.standard_normal((D, M)).astype(dtype)
+    b = rng.standard_normal(M).astype(dtype) if bias else None
+    dout = rng.standard_normal(lead + (M,)).astype(dtype)
+    x_before = x.copy()
+    got, saved = _affine(backend, x, W, b, dout)
+    want, _ = _affine("reference", x, W, b, dout)
+    for name, g, w in zip(("out", "dx", "dW", "db"), got, want):
+        assert_close(g, w, dtype, f"affine {name}")
+    np.testing.assert_array_equal(x, x_before)
+    again, _ = _affine(backend, x, W, b, dout)
+    for g, a in zip(got, again):
+        if g is not None:
+            np.testing.assert_array_equal(g, a)  # deterministic

@@ -317,6 +317,29 @@ Arr<T> embedding_backward(const Arr<T>& dout, const Ids& ids, py::ssize_t V) {
   return dW;
 }
 
+// C (M, N) = op(A) @ op(B) (+ bias (N,) on every row); op = transpose when asked. A (M, K) or
+// (K, M), B (K, N) or (N, K). On pyrnn's pool (pgemm), so a training loop that also needs plain
+// GEMMs (the affine layers) never wakes NumPy's own BLAS threads, whose spinning after each call
+// measured to slow the recurrent kernels by 1.7x in an attention seq2seq step.
+template <typename T>
+Arr<T> matmul(const Arr<T>& A, const Arr<T>& B, bool ta, bool tb, const Opt<T>& bias) {
+  if (A.ndim() != 2 || B.ndim() != 2) throw py::value_error("matmul: A and B must be 2-D");
+  const py::ssize_t M = ta ? A.shape(1) : A.shape(0), K = ta ? A.shape(0) : A.shape(1);
+  const py::ssize_t N = tb ? B.shape(0) : B.shape(1), KB = tb ? B.shape(1) : B.shape(0);
+  if (K != KB) throw py::value_error("matmul: inner dimensions differ");
+  expect(bias, {N}, "bias");
+  auto C = out<T>({M, N});
+  T* pc = C.mutable_data();
+  const T* pb = ptr(bias);
+  {
+    py::gil_scoped_release nogil;
+    if (pb)
+      for (py::ssize_t r = 0; r < M; ++r) std::memcpy(pc + r * N, pb, sizeof(T) * N);
+    pyrnn::pgemm<T>(ta, tb, M, N, K, T(1), A.data(), A.shape(1), B.data(), B.shape(1), pb ? T(1) : T(0), pc, N);
+  }
+  return C;
+}
+
 template <typename T>
 void bind_all(py::module_& m) {
   m.def("rnn_forward", &rnn_forward<T>, py::arg("xs").noconvert(), py::arg("Wx").noconvert(),
@@ -348,6 +371,8 @@ void bind_all(py::module_& m) {
   m.def("softmax_xent_backward", &softmax_xent_backward<T>, py::arg("dloss"), py::arg("xs").noconvert(),
         py::arg("ts").noconvert(), py::arg("ignore").none(true), py::arg("rowmax").noconvert(),
         py::arg("logz").noconvert(), py::arg("n_valid"), "softmax cross-entropy backward -> dxs (R, V)");
+  m.def("matmul", &matmul<T>, py::arg("A").noconvert(), py::arg("B").noconvert(), py::arg("transA"),
+        py::arg("transB"), py::arg("bias").noconvert().none(true), "op(A) @ op(B) (+ bias) on pyrnn's threads");
   m.def("embedding_forward", &embedding_forward<T>, py::arg("W").noconvert(), py::arg("idx").noconvert(),
         "embedding lookup -> out (R, D)");
   m.def("embedding_backward", &embedding_backward<T>, py::arg("dout").noconvert(), py::arg("idx").noconvert(),

@@ -91,6 +91,22 @@ def gru_backward(dhs, dhT, saved):
     return _cpu.gru_backward(_c(dhs), _c(dhT), *saved)
 
 
+# ---- affine over time (x @ W + b for any leading dims) --------------------------------------------
+
+def affine_forward(x, W, b):
+    x2 = _c(x).reshape(-1, x.shape[-1])
+    out = _cpu.matmul(x2, _c(W), False, False, _c(b))
+    return out.reshape(x.shape[:-1] + (W.shape[1],)), (x2, _c(W), b is not None, x.shape)
+
+
+def affine_backward(dout, saved):
+    x2, W, has_bias, x_shape = saved
+    d2 = _c(dout).reshape(-1, W.shape[1])
+    dx = _cpu.matmul(d2, W, False, True, None).reshape(x_shape)
+    dW = _cpu.matmul(x2, d2, True, False, None)
+    return dx, dW, (d2.sum(axis=0) if has_bias else None)
+
+
 # ---- softmax cross-entropy over time, embedding -------------------------------------------------
 
 def _ids(a):
