@@ -26,22 +26,23 @@ def _train_step(model, x, t, i, batch_size):
 
 def speed_vs_reference(make_model, x, t, batch_size=128, warmup=2, rounds=5):
     """(auto backend name, seconds/step, reference seconds/step) for forward+backward of one
-    batch (no optimizer step), measured now: both warmed up, then timed alternately so both
-    see the same machine load; medians."""
+    batch (no optimizer step), measured now; medians after warm-up. Measured one backend after
+    the other, not interleaved: the reference's NumPy BLAS threads keep spinning for a while
+    after each call and would slow whichever backend ran next."""
     auto = backends.select("lstm_forward", on_gpu=False).NAME
-    ours, ref = make_model(), make_model()
-    times = {"ours": [], "ref": []}
-    for i in range(warmup + rounds):
-        for name, model in (("ours", ours), ("ref", ref)):
+
+    def seconds(model):
+        times = []
+        for i in range(warmup + rounds):
             t0 = time.perf_counter()
-            if name == "ref":
-                with backends.use_backend("reference"):
-                    _train_step(model, x, t, i, batch_size)
-            else:
-                _train_step(model, x, t, i, batch_size)
-            if i >= warmup:
-                times[name].append(time.perf_counter() - t0)
-    return auto, float(np.median(times["ours"])), float(np.median(times["ref"]))
+            _train_step(model, x, t, i, batch_size)
+            times.append(time.perf_counter() - t0)
+        return float(np.median(times[warmup:]))
+
+    ours = seconds(make_model())
+    with backends.use_backend("reference"):
+        ref = seconds(make_model())
+    return auto, ours, ref
 
 
 def write_png(path, image):
