@@ -38,6 +38,7 @@ class Row:
     reference_ms: float | None
     torch_ms: float | None
     gemm_ms: float
+    first_call_ms: float = 0.0  # pyrnn's untimed warm-up call: includes Numba's JIT compile/cache load
 
 
 # Before each timed cell the runner pauses this long: the libraries timed one after another keep
@@ -47,11 +48,13 @@ class Row:
 SETTLE_S = 0.3
 
 
-def _timeit(fn, repeat, min_time=0.2):
-    """Median of `repeat` timings of fn(), after a pause (SETTLE_S) and one warm-up call; at least
-    min_time in total."""
-    time.sleep(SETTLE_S)
+def _timeit(fn, repeat, min_time=0.2, first=None):
+    """Median of `repeat` timings of fn(), after one warm-up call; at least min_time in total.
+    `first`, a list, receives the warm-up call's time (ms)."""
+    t0 = time.perf_counter()
     fn()
+    if first is not None:
+        first.append((time.perf_counter() - t0) * 1e3)
     times, t_start = [], time.perf_counter()
     while len(times) < repeat or (time.perf_counter() - t_start < min_time and len(times) < 50):
         t0 = time.perf_counter()
@@ -121,14 +124,22 @@ def _gemm_step(op, mode, N, T, D, H, dtype):
 
 
 def run(ops_=("lstm", "gru"), modes=("fwd+bwd", "fwd"), shapes=SHAPES, dtype=np.float32, repeat=5,
-        reference=True, torch=True, progress=print):
+        reference=True, torch=True, progress=print, backend=None):
+    """One row per (op, shape, mode). `backend` forces the backend timed as "pyrnn" (default:
+    the automatic choice), e.g. "numba" to see the fallback and its first-call JIT cost."""
     rows = []
     for op in ops_:
         for N, T, D, H in shapes:
             xs, Wx, Wh, b, dhs = _inputs(op, N, T, D, H, dtype)
             for mode in modes:
-                chosen = backends.select(f"{op}_forward", on_gpu=False).NAME
-                ours = _timeit(pyrnn_step(op, mode, xs, Wx, Wh, b, dhs), repeat)
+                first = []
+                if backend:
+                    chosen = backend
+                    with backends.use_backend(backend):
+                        ours = _timeit(pyrnn_step(op, mode, xs, Wx, Wh, b, dhs), repeat, first=first)
+                else:
+                    chosen = backends.select(f"{op}_forward", on_gpu=False).NAME
+                    ours = _timeit(pyrnn_step(op, mode, xs, Wx, Wh, b, dhs), repeat, first=first)
                 ref = None
                 if reference:
                     with backends.use_backend("reference"):
@@ -136,7 +147,7 @@ def run(ops_=("lstm", "gru"), modes=("fwd+bwd", "fwd"), shapes=SHAPES, dtype=np.
                 tstep = _torch_step(op, mode, N, T, D, H, dtype) if torch else None
                 tms = _timeit(tstep, repeat) if tstep else None
                 gemm = _timeit(_gemm_step(op, mode, N, T, D, H, dtype), repeat)
-                row = Row(op, mode, N, T, D, H, np.dtype(dtype).name, chosen, ours, ref, tms, gemm)
+                row = Row(op, mode, N, T, D, H, np.dtype(dtype).name, chosen, ours, ref, tms, gemm, first[0])
                 rows.append(row)
                 if progress:
                     progress(format_row(row))
@@ -144,7 +155,7 @@ def run(ops_=("lstm", "gru"), modes=("fwd+bwd", "fwd"), shapes=SHAPES, dtype=np.
 
 
 HEADER = (f"{'op':<5}{'mode':<9}{'N':>4}{'T':>5}{'D':>5}{'H':>5}  {'backend':<10}{'pyrnn ms':>10}"
-          f"{'ref ms':>10}{'torch ms':>10}{'vs ref':>8}{'vs torch':>9}{'% GEMM':>8}")
+          f"{'ref ms':>10}{'torch ms':>10}{'vs ref':>8}{'vs torch':>9}{'% GEMM':>8}{'1st ms':>9}")
 
 
 def format_row(r: Row) -> str:
@@ -155,7 +166,7 @@ def format_row(r: Row) -> str:
         return f"{v / r.pyrnn_ms:{width}.2f}x" if v is not None else f"{'-':>{width + 1}}"
     return (f"{r.op:<5}{r.mode:<9}{r.N:>4}{r.T:>5}{r.D:>5}{r.H:>5}  {r.backend:<10}{ms(r.pyrnn_ms)}"
             f"{ms(r.reference_ms)}{ms(r.torch_ms)}{ratio(r.reference_ms, 7)}{ratio(r.torch_ms, 8)}"
-            f"{100 * r.gemm_ms / r.pyrnn_ms:7.0f}%")
+            f"{100 * r.gemm_ms / r.pyrnn_ms:7.0f}%{r.first_call_ms:9.1f}")
 
 
 def environment() -> dict:

@@ -82,11 +82,12 @@ def _cmd_bench(args) -> int:
         return bench_attention.cli(args)
     shapes = args.shape or (bench.QUICK_SHAPES if args.quick else bench.SHAPES)
     print(f"pyrnn bench: median ms per call, ratios = other / pyrnn (>1: pyrnn faster), "
-          f"% GEMM = time of one GEMM with the same multiply-adds / pyrnn time")
+          f"% GEMM = time of one GEMM with the same multiply-adds / pyrnn time, "
+          f"1st ms = pyrnn's first (untimed) call: with numba it includes JIT compile or cache load")
     print(bench.HEADER, flush=True)
     rows = bench.run(ops_=args.op or ("lstm", "gru"), modes=args.mode or ("fwd+bwd", "fwd"), shapes=shapes,
                      dtype=np.dtype(args.dtype).type, repeat=2 if args.quick else args.repeat,
-                     reference=not args.no_reference, torch=not args.no_torch,
+                     reference=not args.no_reference, torch=not args.no_torch, backend=args.backend,
                      progress=lambda line: print(line, flush=True))
     if args.json:
         bench.write_json(rows, args.json)
@@ -131,6 +132,7 @@ def main(argv=None) -> int:
     pb.add_argument("--quick", action="store_true", help="tiny shapes, 2 repeats: a smoke run")
     pb.add_argument("--no-reference", action="store_true", help="skip the (slow) NumPy reference")
     pb.add_argument("--no-torch", action="store_true", help="skip PyTorch even when installed")
+    pb.add_argument("--backend", help="time this backend as pyrnn (e.g. numba); default: the automatic choice")
     pb.add_argument("--attention", action="store_true",
                     help="time attention instead: TimeAttention vs the book's per-step NumPy, SDPA vs PyTorch")
     pb.add_argument("--json", nargs="?", const="benchmarks/results/cpu.json", metavar="PATH",

@@ -1,7 +1,7 @@
 """`pyrnn demo`: real training runs on the built-in tasks.
 
     date       AttentionSeq2seq on the date-format task (the README's main job)
-    addition   plain vs reversed-input vs peeky seq2seq on the addition task
+    addition   plain vs reversed-input vs peeky vs both, seq2seq on the addition task
     rnnlm      LSTM language model with truncated BPTT, plain vs dropout + weight tying
     sentiment  BiLSTM vs Transformer-encoder classifier on the synthetic sentiment set
 """
@@ -143,7 +143,7 @@ def demo_addition(args):
 
     results = {}
     for name, cls, reverse in (("plain", Seq2seq, False), ("reversed", Seq2seq, True),
-                               ("reversed+peeky", PeekySeq2seq, True)):
+                               ("peeky", PeekySeq2seq, False), ("reversed+peeky", PeekySeq2seq, True)):
         (x_train, t_train), (x_test, t_test), vocab = load_addition(
             n=args.examples + 5000, test_size=5000, seed=args.seed, reverse=reverse)
         model = cls(len(vocab), wordvec_size=16, hidden_size=args.hidden, seed=args.seed)

@@ -50,6 +50,10 @@ def test_bench_quick_smoke(tmp_path):
     assert "lstm fwd+bwd" in out.stdout and "% GEMM" in out.stdout
     rows = json.loads(out_json.read_text())["rows"]
     assert {r["mode"] for r in rows} == {"fwd", "fwd+bwd"} and all(r["pyrnn_ms"] > 0 for r in rows)
+    assert all(r["first_call_ms"] > 0 for r in rows)
+    forced = run("bench", "--quick", "--no-torch", "--no-reference", "--op", "gru", "--backend", "reference")
+    assert forced.returncode == 0, forced.stderr
+    assert "gru  fwd+bwd" in forced.stdout and " reference " in forced.stdout
 
 
 def test_demo_date_smoke(tmp_path):
