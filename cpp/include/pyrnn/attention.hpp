@@ -28,6 +28,7 @@
 #include <limits>
 #include <vector>
 
+#include "pyrnn/activations.hpp"
 #include "pyrnn/blas.hpp"
 #include "pyrnn/threads.hpp"
 
@@ -46,29 +47,11 @@ using idx = std::ptrdiff_t;
 
 // ---- row helpers ------------------------------------------------------------------------------------
 
-// e^x for float32 without a libm call, branch-free so the loops vectorize: Cephes' expf, x = n ln2 + r,
-// |r| <= ln2/2, degree-6 polynomial, 2^n built in the exponent bits; about 2 ulp. x below -87.3
-// (e^x < 1.2e-38) gives exactly 0, so exp(-inf) = 0 as the masked softmax needs; NaN stays NaN.
-__attribute__((always_inline)) inline float exp_(float x_in) {
-  const float x = std::min(std::max(x_in, -87.0f), 88.0f);  // NaN passes through both
-  const float fx = x * 1.44269504088896341f + 0.5f;
-  int n = static_cast<int>(fx);
-  n -= static_cast<int>(static_cast<float>(n) > fx);  // floor
-  const float fn = static_cast<float>(n);
-  float r = x - fn * 0.693359375f;
-  r = r - fn * -2.12194440e-4f;
-  float p = 1.9875691500e-4f;
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  const float y = p * r * r + r + 1.0f;
-  int bits = (n + 127) << 23;
-  float scale;
-  std::memcpy(&scale, &bits, sizeof scale);
-  // (x_in >= -87.3) is 0 for tiny, -inf and NaN inputs; 0 * NaN keeps the NaN
-  return y * scale * static_cast<float>(x_in >= -87.3f);
+// e^x for the softmax rows: activations.hpp's exp_fast (Cephes expf, ~2 ulp, vectorizes), except that
+// x below -87.3 (e^x < 1.2e-38) gives exactly 0, so exp(-inf) = 0 as the masked softmax needs. The
+// factor (x >= -87.3) is 0 for tiny, -inf and NaN inputs; 0 * NaN keeps a NaN a NaN.
+__attribute__((always_inline)) inline float exp_(float x) {
+  return exp_fast(x) * static_cast<float>(x >= -87.3f);
 }
 inline double exp_(double x) { return std::exp(x); }  // float64 is for gradient checks: libm
 
