@@ -27,6 +27,7 @@ import math
 import numpy as np
 
 from pyrnn.backends import BackendUnavailable
+from pyrnn.backends import recurrent_gemms as _g
 from pyrnn.reference import losses as _ref_losses
 
 ARRAYS = {"numpy"}
@@ -61,48 +62,6 @@ def _k(a):
     return np.array(a, order="C")
 
 
-def _state(s, N, H, dtype):
-    """A fresh (N, H) state buffer: a copy of s, or zeros for None (kernels update it in place)."""
-    if s is None:
-        return np.zeros((N, H), dtype=dtype)
-    return np.array(s, dtype=dtype, order="C")
-
-
-def _rows(a):
-    """(N, T, K) -> (N*T, K) with explicit sizes (empty dims reshape too); copies only if strided."""
-    return a.reshape(a.shape[0] * a.shape[1], a.shape[2])
-
-
-def _projection(xs, Wx, b):
-    """xs (N, T, D) @ Wx (D, G) + b for every step as one GEMM -> (N, T, G), C-contiguous."""
-    N, T, _ = xs.shape
-    ax = (_rows(xs) @ Wx).reshape(N, T, Wx.shape[1])
-    if b is not None:
-        ax += b
-    return ax
-
-
-def _input_grads(xs, Wx, dA, has_bias):
-    """dA (N, T, G) gradient of xs @ Wx + b -> dxs (N, T, D), dWx (D, G), db (G,) or None (GEMMs)."""
-    N, T, G = dA.shape
-    dA2 = _rows(dA)
-    dxs = (dA2 @ Wx.T).reshape(N, T, Wx.shape[0])
-    dWx = _rows(xs).T @ dA2
-    db = dA.sum(axis=(0, 1)) if has_bias else None
-    return dxs, dWx, db
-
-
-def _prev_states(s0, ss):
-    """s0 (N, H), ss (N, T, H) -> (N*T, H) rows: the state each step starts from (s0, s_0, ..., s_{T-2})."""
-    N, T, H = ss.shape
-    prev = np.empty_like(ss)
-    if T:
-        prev[:, 0] = s0
-        prev[:, 1:] = ss[:, :-1]
-    return _rows(prev)
-
-
-
 def _empty3(dtype):
     """A (0, 0, 0) placeholder for the saved arrays of a train=False call (same kernel type)."""
     return np.empty((0, 0, 0), dtype=dtype)
@@ -113,10 +72,10 @@ def _empty3(dtype):
 def rnn_forward(xs, Wx, Wh, b, h0, train):
     N, T, _ = xs.shape
     H = Wh.shape[0]
-    h_init = _state(h0, N, H, xs.dtype)
+    h_init = _g.state(h0, N, H, xs.dtype, np)
     h = h_init.copy()
     hs = np.empty((N, T, H), dtype=xs.dtype)
-    _rec.rnn_forward(_projection(xs, Wx, b), _k(Wh), h, hs)
+    _rec.rnn_forward(_g.projection(xs, Wx, b), _k(Wh), h, hs)
     saved = (xs, Wx, Wh, b is not None, h_init, hs) if train else None
     return hs, h, saved
 
@@ -124,11 +83,11 @@ def rnn_forward(xs, Wx, Wh, b, h0, train):
 def rnn_backward(dhs, dhT, saved):
     xs, Wx, Wh, has_bias, h0, hs = saved
     N, T, H = hs.shape
-    dh = _state(dhT, N, H, hs.dtype)
+    dh = _g.state(dhT, N, H, hs.dtype, np)
     dA = np.empty_like(hs)
     _rec.rnn_backward(_k(dhs), hs, _k(Wh), dh, dA)
-    dxs, dWx, db = _input_grads(xs, Wx, dA, has_bias)
-    dWh = _prev_states(h0, hs).T @ _rows(dA)
+    dxs, dWx, db = _g.input_grads(xs, Wx, dA, has_bias)
+    dWh = _g.prev_states(h0, hs).T @ _g.rows(dA)
     return dxs, dWx, dWh, db, dh
 
 
@@ -138,14 +97,14 @@ def lstm_forward(xs, Wx, Wh, b, h0, c0, train):
     N, T, _ = xs.shape
     H = Wh.shape[0]
     dt = xs.dtype
-    h_init, c_init = _state(h0, N, H, dt), _state(c0, N, H, dt)
+    h_init, c_init = _g.state(h0, N, H, dt, np), _g.state(c0, N, H, dt, np)
     h, c = h_init.copy(), c_init.copy()
     hs = np.empty((N, T, H), dtype=dt)
     if train:
         cs, tcs, gates = np.empty((N, T, H), dt), np.empty((N, T, H), dt), np.empty((N, T, 4 * H), dt)
     else:
         cs = tcs = gates = _empty3(dt)
-    _rec.lstm_forward(_projection(xs, Wx, b), _k(Wh), h, c, hs, cs, tcs, gates, bool(train))
+    _rec.lstm_forward(_g.projection(xs, Wx, b), _k(Wh), h, c, hs, cs, tcs, gates, bool(train))
     saved = (xs, Wx, Wh, b is not None, h_init, c_init, hs, cs, tcs, gates) if train else None
     return hs, h, c, saved
 
@@ -153,11 +112,11 @@ def lstm_forward(xs, Wx, Wh, b, h0, c0, train):
 def lstm_backward(dhs, dhT, dcT, saved):
     xs, Wx, Wh, has_bias, h0, c0, hs, cs, tcs, gates = saved
     N, T, H = hs.shape
-    dh, dc = _state(dhT, N, H, hs.dtype), _state(dcT, N, H, hs.dtype)
+    dh, dc = _g.state(dhT, N, H, hs.dtype, np), _g.state(dcT, N, H, hs.dtype, np)
     dA = np.empty_like(gates)
     _rec.lstm_backward(_k(dhs), c0, cs, tcs, gates, _k(Wh), dh, dc, dA)
-    dxs, dWx, db = _input_grads(xs, Wx, dA, has_bias)
-    dWh = _prev_states(h0, hs).T @ _rows(dA)
+    dxs, dWx, db = _g.input_grads(xs, Wx, dA, has_bias)
+    dWh = _g.prev_states(h0, hs).T @ _g.rows(dA)
     return dxs, dWx, dWh, db, dh, dc
 
 
@@ -167,7 +126,7 @@ def gru_forward(xs, Wx, Wh, b, h0, reset_after, train):
     N, T, _ = xs.shape
     H = Wh.shape[0]
     dt = xs.dtype
-    h_init = _state(h0, N, H, dt)
+    h_init = _g.state(h0, N, H, dt, np)
     h = h_init.copy()
     hs = np.empty((N, T, H), dtype=dt)
     if train:
@@ -177,11 +136,11 @@ def gru_forward(xs, Wx, Wh, b, h0, reset_after, train):
     if reset_after:
         b_in = None if b is None else b[0]
         b_rec = np.zeros(3 * H, dtype=dt) if b is None else _k(b[1])
-        _rec.gru_forward_reset_after(_projection(xs, Wx, b_in), _k(Wh), b_rec, h, hs, gates, extra,
+        _rec.gru_forward_reset_after(_g.projection(xs, Wx, b_in), _k(Wh), b_rec, h, hs, gates, extra,
                                      bool(train))
     else:
         Whzr, Whn = np.ascontiguousarray(Wh[:, :2 * H]), np.ascontiguousarray(Wh[:, 2 * H:])
-        _rec.gru_forward_reset_before(_projection(xs, Wx, b), Whzr, Whn, h, hs, gates, extra, bool(train))
+        _rec.gru_forward_reset_before(_g.projection(xs, Wx, b), Whzr, Whn, h, hs, gates, extra, bool(train))
     # extra: hn = h_prev Whn + b1n (reset_after) or r * h_prev (reset_before), per step
     saved = (xs, Wx, Wh, b is not None, bool(reset_after), h_init, hs, gates, extra) if train else None
     return hs, h, saved
@@ -190,22 +149,22 @@ def gru_forward(xs, Wx, Wh, b, h0, reset_after, train):
 def gru_backward(dhs, dhT, saved):
     xs, Wx, Wh, has_bias, reset_after, h0, hs, gates, extra = saved
     N, T, H = hs.shape
-    dh = _state(dhT, N, H, hs.dtype)
+    dh = _g.state(dhT, N, H, hs.dtype, np)
     dAx = np.empty_like(gates)
     if reset_after:
         dAh = np.empty_like(gates)
         _rec.gru_backward_reset_after(_k(dhs), h0, hs, gates, extra, _k(Wh), dh, dAx, dAh)
-        dxs, dWx, db = _input_grads(xs, Wx, dAx, has_bias)
-        dWh = _prev_states(h0, hs).T @ _rows(dAh)
+        dxs, dWx, db = _g.input_grads(xs, Wx, dAx, has_bias)
+        dWh = _g.prev_states(h0, hs).T @ _g.rows(dAh)
         if has_bias:
             db = np.stack([db, dAh.sum(axis=(0, 1))])  # (2, 3H): [input bias, recurrent bias]
     else:
         Whzr, Whn = np.ascontiguousarray(Wh[:, :2 * H]), np.ascontiguousarray(Wh[:, 2 * H:])
         _rec.gru_backward_reset_before(_k(dhs), h0, hs, gates, Whzr, Whn, dh, dAx)
-        dxs, dWx, db = _input_grads(xs, Wx, dAx, has_bias)
+        dxs, dWx, db = _g.input_grads(xs, Wx, dAx, has_bias)
         # z and r multiply h_prev by Wh; n multiplies r * h_prev (saved as `extra`) by Whn
-        dA2 = _rows(dAx)
-        dWh = np.concatenate([_prev_states(h0, hs).T @ dA2[:, :2 * H], _rows(extra).T @ dA2[:, 2 * H:]], axis=1)
+        dA2 = _g.rows(dAx)
+        dWh = np.concatenate([_g.prev_states(h0, hs).T @ dA2[:, :2 * H], _g.rows(extra).T @ dA2[:, 2 * H:]], axis=1)
     return dxs, dWx, dWh, db, dh
 
 

@@ -1,0 +1,13 @@
+"""numba.cuda kernels behind `pyrnn.backends.numba_cuda`, one concept per module.
+
+Each kernel is one fused elementwise pass of one time step (the host loops over
+the steps and does the GEMMs with CuPy between launches). One thread per (n, j)
+element; the caller launches ``ceil(N*H / block)`` blocks and every kernel
+guards ``i < N*H``. Arrays arrive C-contiguous in the call's dtype and every
+constant is made from the ``one`` argument (``dtype.type(1)``), so float32
+kernels stay float32 (a bare ``1.0`` is float64 in numba and would promote).
+Kernels are compiled lazily, once per dtype, and cached on disk (``cache=True``).
+
+Under Numba's CUDA simulator (``NUMBA_ENABLE_CUDASIM=1``) the same kernels run
+on the CPU with NumPy arrays: that is how they are tested where no GPU exists.
+"""

@@ -1,0 +1,101 @@
+"""The numba-cuda backend (`pyrnn.backends.numba_cuda`) against the NumPy reference.
+
+Everywhere: its kernels under Numba's CUDA simulator, which runs numba.cuda kernels on the CPU
+with NumPy arrays (a subprocess: the simulator must be on before numba is imported); the cases,
+tolerances and the comparison are in numba_cuda_cases.py. On a machine with CuPy and a GPU: the
+same cases on CuPy arrays through `pyrnn.ops` with the backend forced; those skip only where
+CuPy or a GPU is missing (a GPU on which numba.cuda cannot run fails them).
+"""
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import numba_cuda_cases as cases
+import pyrnn
+from pyrnn import backends, ops
+from pyrnn._arrays import cupy_module
+
+CASES = cases.case_ids()
+
+
+@pytest.fixture(scope="module")
+def simulated():
+    """case id -> error message or None, from one simulator run of every case."""
+    env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1")
+    proc = subprocess.run([sys.executable, cases.__file__], env=env, capture_output=True, text=True, timeout=600)
+    results = dict(json.loads(line) for line in proc.stdout.splitlines() if line.startswith("["))
+    return results, f"exit {proc.returncode}; stderr: {proc.stderr[-3000:]}"
+
+
+@pytest.mark.parametrize("case_id", CASES)
+def test_simulated_kernels_match_reference(simulated, case_id):
+    results, log = simulated
+    assert case_id in results, f"the simulator run did not reach {case_id}: {log}"
+    assert results[case_id] is None, f"{case_id}: {results[case_id]}"
+
+
+def test_probe_is_honest_here():
+    """Usable exactly when CuPy, numba.cuda and a GPU are all there; otherwise the reason says which."""
+    usable, detail = backends.backend_status()["numba-cuda"]
+    if _gpu() is None:
+        assert not usable
+        assert "CuPy" in detail or "GPU" in detail or "numba.cuda" in detail, detail
+    else:
+        assert usable, f"CuPy and a GPU are here, but numba-cuda is unusable: {detail}"
+
+
+def test_numpy_arrays_rejected_outside_the_simulator():
+    from pyrnn.backends import numba_cuda
+
+    c = cases.make_case("rnn", (2, 3, 4, 5), "float32")
+    with pytest.raises(TypeError, match="numba-cuda backend takes CuPy arrays"):
+        numba_cuda.rnn_forward(c["xs"], c["Wx"], c["Wh"], c["b"], c["h0"], True)
+
+
+# ---- on a GPU --------------------------------------------------------------------------------------
+
+def _gpu():
+    """cupy when CuPy is installed and sees a GPU, else None."""
+    cp = cupy_module()
+    if cp is None:
+        return None
+    try:
+        return cp if cp.cuda.runtime.getDeviceCount() > 0 else None
+    except Exception:  # no driver / no device
+        return None
+
+
+CP = _gpu()
+needs_gpu = pytest.mark.skipif(CP is None, reason="needs CuPy and a GPU")
+
+
+@pytest.mark.gpu
+@needs_gpu
+@pytest.mark.parametrize("case_id", CASES)
+def test_gpu_matches_reference(case_id):
+    with pyrnn.use_backend("numba-cuda"):  # BackendUnavailable here fails the test: a GPU is present
+        msg = cases.check(case_id, ops, CP.asarray, CP.asnumpy)
+    assert msg is None, f"{case_id}: {msg}"
+
+
+@pytest.mark.gpu
+@needs_gpu
+@pytest.mark.parametrize("op", list(cases.OPS))
+def test_gpu_selected_automatically_and_on_the_current_stream(op):
+    """The dispatcher picks numba-cuda for CuPy arrays when pyrnn._cuda is unusable; its kernels and
+    GEMMs issued on a non-default stream stay in order (results equal the default stream's)."""
+    c = {k: None if v is None else CP.asarray(v) for k, v in cases.make_case(op, (8, 12, 16, 24), "float32").items()}
+    expected = "cuda" if backends.backend_status()["cuda"][0] else "numba-cuda"
+    assert cases.run(ops, op, c)[2].backend.NAME == expected
+    with pyrnn.use_backend("numba-cuda"):
+        fwd, grads, _ = cases.run(ops, op, c)
+        with CP.cuda.Stream(non_blocking=True) as s:
+            fwd2, grads2, _ = cases.run(ops, op, c)
+            s.synchronize()
+    for a, b in zip(fwd + grads, fwd2 + grads2):
+        if a is not None:  # a race between a kernel and a GEMM would be an O(1) error, not rounding
+            np.testing.assert_allclose(CP.asnumpy(b), CP.asnumpy(a), rtol=1e-5, atol=1e-6)
