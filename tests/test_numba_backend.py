@@ -266,6 +266,91 @@ def test_word_ops_deterministic():
         np.testing.assert_array_equal(a, c)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", "f32"])
+@pytest.mark.parametrize("shape", [(6,), (3, 4, 7), (), (0, 3)])
+@pytest.mark.parametrize("ratio", [0.0, 0.5, 0.9])
+def test_dropout_same_mask_as_reference(dtype, shape, ratio):
+    """Given the same seed, the book's global-RNG draw and a Generator both give the reference's mask:
+    y and dx are bitwise the reference's."""
+    rng = np.random.default_rng(4)
+    x = _strided(rng.standard_normal(shape).astype(dtype)) if shape else np.asarray(1.5, dtype)
+    dy = rng.standard_normal(shape).astype(dtype)
+    for use_generator in (False, True):
+        runs = []
+        for backend in ("reference", "numba"):
+            np.random.seed(7)
+            gen = np.random.default_rng(7) if use_generator else None
+            with pyrnn.use_backend(backend):
+                y, s = ops.dropout_forward(x, ratio, rng=gen)
+                runs.append((y, ops.dropout_backward(dy, s)))
+        (y_r, dx_r), (y_m, dx_m) = runs
+        assert y_m.dtype == dtype and y_m.shape == x.shape and dx_m.dtype == dtype
+        np.testing.assert_array_equal(y_m, y_r)
+        np.testing.assert_array_equal(dx_m, dx_r)
+        if x.size >= 20 and ratio > 0:
+            assert np.count_nonzero(y_m) < x.size  # a real mask: something was dropped
+
+
+def test_dropout_keeps_the_expected_fraction_and_scale():
+    x = np.ones((200, 500), np.float32)
+    with pyrnn.use_backend("numba"):
+        y, s = ops.dropout_forward(x, 0.3, rng=np.random.default_rng(0))
+        y_inf, s_inf = ops.dropout_forward(x, 0.3, train=False)
+        dx_inf = ops.dropout_backward(x, s_inf)
+    kept = y != 0
+    assert abs(kept.mean() - 0.7) < 0.01
+    np.testing.assert_array_equal(y[kept], np.float32(1 / 0.7))
+    assert y_inf is x and dx_inf is x  # inference: the identity, as the reference
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", "f32"])
+@pytest.mark.parametrize("x_shape,bias", [((5, 7), True), ((3, 4, 7), False), ((2, 0, 7), True), ((7,), True)])
+def test_affine(dtype, x_shape, bias):
+    rng = np.random.default_rng(5)
+    x = _strided(rng.standard_normal(x_shape).astype(dtype))
+    W = np.asfortranarray(rng.standard_normal((7, 9)).astype(dtype))
+    b = rng.standard_normal(9).astype(dtype) if bias else None
+    dout = rng.standard_normal(x_shape[:-1] + (9,)).astype(dtype)
+
+    def f():
+        out, s = ops.affine_forward(x, W, b)
+        return (out,) + tuple(ops.affine_backward(dout, s))
+    r, m = _both(f)
+    assert_close(r, m, dtype, "affine")
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", "f32"])
+@pytest.mark.parametrize("shape", [(1,), (4, 11), (3, 5, 17), (2, 0, 4), (2, 3000)])
+def test_softmax(dtype, shape):
+    rng = np.random.default_rng(6)
+    x = _strided((4 * rng.standard_normal(shape)).astype(dtype))
+    dy = rng.standard_normal(shape).astype(dtype)
+
+    def f():
+        y, s = ops.softmax_forward(x)
+        return y, ops.softmax_backward(dy, s)
+    r, m = _both(f)
+    assert_close(r, m, dtype, "softmax")
+    if m[0].size:
+        np.testing.assert_allclose(m[0].sum(axis=-1), 1, rtol=TOL[dtype])
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", "f32"])
+@pytest.mark.parametrize("shape", [(1,), (4, 11), (3, 5, 17), (0, 4), (300, 700)])
+@pytest.mark.parametrize("targets", ["int", "float"])
+def test_sigmoid_cross_entropy(dtype, shape, targets):
+    rng = np.random.default_rng(7)
+    xs = _strided((5 * rng.standard_normal(shape)).astype(dtype))
+    ts = rng.integers(0, 2, shape) if targets == "int" else rng.random(shape).astype(dtype)
+
+    def f():
+        loss, s = ops.sigmoid_cross_entropy_forward(xs, ts)
+        return loss, ops.sigmoid_cross_entropy_backward(np.asarray(0.7, dtype=dtype), s)
+    r, m = _both(f)
+    assert m[0].shape == () and m[0].dtype == dtype and m[1].dtype == dtype
+    assert_close(r, m, dtype, "sigmoid_cross_entropy")
+
+
 # ---- backend plumbing --------------------------------------------------------------------------------
 
 def test_describe_and_selection():
@@ -273,4 +358,7 @@ def test_describe_and_selection():
     assert mod.NAME == "numba" and mod.ARRAYS == {"numpy"}
     assert "Numba" in mod.describe()
     with pyrnn.use_backend("numba"):
-        assert backends.select("lstm_forward", False) is mod
+        for op in ("rnn", "lstm", "gru", "embedding", "affine", "softmax", "softmax_cross_entropy",
+                   "sigmoid_cross_entropy", "dropout", "layer_norm", "attention", "sdpa"):
+            for d in ("forward", "backward"):
+                assert backends.select(f"{op}_{d}", False) is mod, f"{op}_{d} does not run on numba"

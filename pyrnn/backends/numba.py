@@ -37,6 +37,7 @@ try:
     import numba as _numba
     import scipy.linalg.cython_blas  # noqa: F401  (np.dot inside njit calls BLAS through SciPy)
     from pyrnn.backends.numba_kernels import recurrent as _rec
+    from pyrnn.backends.numba_kernels import elementwise as _elem
     from pyrnn.backends.numba_kernels import rows as _rows_k
 except ImportError as e:  # numba (or SciPy, which numba's BLAS needs) missing or broken
     _numba, _import_error = None, e
@@ -213,6 +214,100 @@ def softmax_cross_entropy_backward(dloss, saved):
     dx = np.empty_like(y)
     _rows_k.softmax_cross_entropy_backward(y, t, ignore, has_ignore, scale, dx)
     return dx.reshape(shape)
+
+
+# ---- affine over time (x @ W + b for any leading dims) ---------------------------------------------
+
+def affine_forward(x, W, b):
+    # x (..., D), W (D, M), b (M,) or None -> out (..., M): all leading axes as one BLAS GEMM (NumPy's;
+    # a Numba loop would not beat it), the bias added in place on the fresh output
+    out = _flat(x, x.shape[-1]) @ W
+    if b is not None:
+        out += b
+    return out.reshape(x.shape[:-1] + (W.shape[1],)), (x, W, b is not None)
+
+
+def affine_backward(dout, saved):
+    # dout (..., M) -> dx (..., D), dW (D, M), db (M,) or None
+    x, W, has_bias = saved
+    g = _flat(dout, W.shape[1])
+    dx = (g @ W.T).reshape(x.shape)
+    dW = _flat(x, W.shape[0]).T @ g
+    return dx, dW, (g.sum(axis=0) if has_bias else None)
+
+
+def _flat(a, K):
+    """a (..., K) -> (R, K) with explicit sizes (empty leading dims reshape too)."""
+    return a.reshape(math.prod(a.shape[:-1]), K)
+
+
+# ---- softmax over the last axis ----------------------------------------------------------------------
+
+def softmax_forward(x):
+    # x (..., V) -> y (..., V); ops checks V >= 1
+    V = x.shape[-1]
+    x2 = _k(_flat(x, V))
+    y = np.empty_like(x2)
+    _rows_k.softmax_forward(x2, y)
+    return y.reshape(x.shape), y
+
+
+def softmax_backward(dy, saved):
+    # dy (..., V) -> dx (..., V)
+    y = saved
+    dx = np.empty_like(y)
+    _rows_k.softmax_backward(_k(_flat(dy, y.shape[1])), y, dx)
+    return dx.reshape(dy.shape)
+
+
+# ---- sigmoid cross-entropy ---------------------------------------------------------------------------
+
+def sigmoid_cross_entropy_forward(xs, ts):
+    # xs (...) scores, ts (...) targets in [0, 1] -> loss (), the mean over all elements
+    x = _k(xs.reshape(xs.size))
+    t = _k(ts.reshape(ts.size).astype(xs.dtype, copy=False))  # int targets must not promote float32
+    total = _elem.sigmoid_cross_entropy_sum(x, t)
+    loss = np.asarray(total / max(xs.size, 1), dtype=xs.dtype)
+    return loss, (x, t, xs.shape)
+
+
+def sigmoid_cross_entropy_backward(dloss, saved):
+    # dloss () -> dxs (...) = (sigmoid(xs) - ts) * dloss / n
+    x, t, shape = saved
+    scale = np.asarray(dloss / max(x.size, 1), dtype=x.dtype).reshape(1)
+    dx = np.empty_like(x)
+    _elem.sigmoid_cross_entropy_backward(x, t, scale, dx)
+    return dx.reshape(shape)
+
+
+# ---- dropout -----------------------------------------------------------------------------------------
+
+def dropout_forward(x, ratio, train, rng):
+    # x (...) -> y (...): inverted dropout. The uniform draws are NumPy's, exactly as the reference (and
+    # the book) draws them, so a seeded run gives the reference's mask; compare, scale and multiply are
+    # one fused pass, and the saved mask is one byte per element.
+    if not train:
+        return x, None  # inference: the identity
+    if rng is None:
+        u = np.asarray(np.random.rand(*x.shape))  # the book's draw: np.random.seed reproduces its masks
+    else:
+        u = np.asarray(rng.random(x.shape))  # a numpy Generator
+    x1 = _k(x.reshape(x.size))
+    # the scale rounded to x's dtype once, as the reference's `mask.astype(dtype) * python float` does
+    scale = np.asarray(1.0 / (1.0 - ratio), dtype=x.dtype).reshape(1)
+    y, keep = np.empty_like(x1), np.empty(x.size, dtype=np.bool_)
+    _elem.dropout_forward(x1, _k(u.reshape(u.size)), float(ratio), scale, y, keep)
+    return y.reshape(x.shape), (keep, scale)
+
+
+def dropout_backward(dy, saved):
+    # dy (...) -> dx (...)
+    if saved is None:  # the forward ran with train=False: the identity
+        return dy
+    keep, scale = saved
+    dx = np.empty(dy.size, dtype=dy.dtype)
+    _elem.dropout_backward(_k(dy.reshape(dy.size)), keep, scale, dx)
+    return dx.reshape(dy.shape)
 
 
 # ---- layer norm --------------------------------------------------------------------------------------

@@ -1,7 +1,8 @@
-"""Row-wise kernels of the word-level ops: embedding scatter-add, softmax cross-entropy, layer norm.
+"""Row-wise kernels of the word-level ops: embedding scatter-add, softmax, softmax cross-entropy, layer norm.
 
 Each works on 2-D (rows, features) C-contiguous arrays (the caller flattens the
-leading axes) in one pass per row, in the arrays' dtype. Row sums are sequential
+leading axes) in one pass per row, in the arrays' dtype (softmax adds its row sums in
+float64). Row sums are sequential
 (the reference's NumPy sums are pairwise: results agree to rounding), and every
 loop runs in a fixed order, so results are deterministic.
 """
@@ -106,3 +107,34 @@ def layer_norm_backward(dy, xhat, rstd, gamma, dx, dgamma, dbeta):
         mgx = sgx / ty(D)
         for d in range(D):
             dx[r, d] = rstd[r] * (dy[r, d] * gamma[d] - mg - xhat[r, d] * mgx)
+
+
+@njit(**_JIT)
+def softmax_forward(x, y):
+    # x (R, V) -> y (R, V) softmax of each row: exponents shifted by the row max (all <= 0, the max term 1)
+    R, V = x.shape
+    for r in range(R):
+        m = x[r, 0]
+        for v in range(1, V):
+            if x[r, v] > m:
+                m = x[r, v]
+        s = 0.0                            # float64 sum: V terms add no visible rounding for float32
+        for v in range(V):
+            e = math.exp(x[r, v] - m)
+            y[r, v] = e
+            s += e
+        for v in range(V):
+            y[r, v] = y[r, v] / s
+
+
+@njit(**_JIT)
+def softmax_backward(dy, y, dx):
+    # dy, y (R, V) -> dx (R, V) = y * (dy - <dy, y>) per row (the softmax Jacobian, diag(y) - y y^T)
+    R, V = y.shape
+    for r in range(R):
+        s = 0.0                            # float64 sum, as in the forward
+        for v in range(V):
+            s += dy[r, v] * y[r, v]
+        st = y.dtype.type(s)
+        for v in range(V):
+            dx[r, v] = y[r, v] * (dy[r, v] - st)
