@@ -63,12 +63,56 @@ def _cmd_gradcheck(args) -> int:
     return 1 if failed else 0
 
 
+# argparse types: a bad value exits with status 2 and "argument --x: <why>", before any work starts
+
 def _shape(text):
     try:
         N, T, D, H = (int(v) for v in text.split(","))
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected N,T,D,H (four integers), got {text!r}") from None
+    if min(N, T, D, H) < 1:
+        raise argparse.ArgumentTypeError(f"expected N,T,D,H all >= 1, got {text!r}")
     return N, T, D, H
+
+
+def _positive_int(text):
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {v}")
+    return v
+
+
+def _positive_float(text):
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}") from None
+    if not (v > 0 and v != float("inf")):  # also rejects nan
+        raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {text!r}")
+    return v
+
+
+def _backend_name(text):
+    from .backends import _MODULES
+
+    if text not in _MODULES:
+        raise argparse.ArgumentTypeError(f"unknown backend {text!r}; choose one of {', '.join(_MODULES)}")
+    return text
+
+
+def _text_file(text):
+    if not os.path.isfile(text):
+        raise argparse.ArgumentTypeError(f"no such file: {text!r} (expected a UTF-8 text file)")
+    return text
+
+
+def _out_dir(text):
+    if os.path.exists(text) and not os.path.isdir(text):
+        raise argparse.ArgumentTypeError(f"{text!r} exists and is not a folder")
+    return text
 
 
 def _cmd_bench(args) -> int:
@@ -117,9 +161,9 @@ def main(argv=None) -> int:
     pi.set_defaults(func=_cmd_info)
 
     pg = sub.add_parser("gradcheck", help="finite-difference check of every layer and op on every backend")
-    pg.add_argument("--backend", action="append", help="check only this backend (repeatable); default: all usable")
+    pg.add_argument("--backend", action="append", type=_backend_name, help="check only this backend (repeatable); default: all usable")
     pg.add_argument("--case", action="append", help="only cases whose name contains this (repeatable)")
-    pg.add_argument("--tol", type=float, default=1e-6, help="pass threshold on the relative error (default 1e-6)")
+    pg.add_argument("--tol", type=_positive_float, default=1e-6, help="pass threshold on the relative error (default 1e-6)")
     pg.add_argument("--seed", type=int, default=0)
     pg.set_defaults(func=_cmd_gradcheck)
 
@@ -128,11 +172,11 @@ def main(argv=None) -> int:
     pb.add_argument("--mode", action="append", choices=["fwd+bwd", "fwd"], help="mode (repeatable)")
     pb.add_argument("--shape", action="append", type=_shape, metavar="N,T,D,H", help="shape (repeatable)")
     pb.add_argument("--dtype", default="float32", choices=["float32", "float64"])
-    pb.add_argument("--repeat", type=int, default=5, help="timed calls per cell (median is reported)")
+    pb.add_argument("--repeat", type=_positive_int, default=5, help="timed calls per cell (median is reported)")
     pb.add_argument("--quick", action="store_true", help="tiny shapes, 2 repeats: a smoke run")
     pb.add_argument("--no-reference", action="store_true", help="skip the (slow) NumPy reference")
     pb.add_argument("--no-torch", action="store_true", help="skip PyTorch even when installed")
-    pb.add_argument("--backend", help="time this backend as pyrnn (e.g. numba); default: the automatic choice")
+    pb.add_argument("--backend", type=_backend_name, help="time this backend as pyrnn (e.g. numba); default: the automatic choice")
     pb.add_argument("--attention", action="store_true",
                     help="time attention instead: TimeAttention vs the book's per-step NumPy, SDPA vs PyTorch")
     pb.add_argument("--json", nargs="?", const="benchmarks/results/cpu.json", metavar="PATH",
@@ -141,14 +185,14 @@ def main(argv=None) -> int:
 
     pd = sub.add_parser("demo", help="train a model on a built-in task (date, addition, rnnlm, sentiment)")
     pd.add_argument("task", choices=["date", "addition", "rnnlm", "sentiment"])
-    pd.add_argument("--epochs", type=int, help="training epochs (default: per task; date 3)")
-    pd.add_argument("--hidden", type=int, help="hidden size (default: per task; date 256)")
-    pd.add_argument("--examples", type=int, help="training examples (date, addition: 45000; sentiment: 10000)")
-    pd.add_argument("--corpus", help="rnnlm: a local text file (default: the built-in corpus)")
-    pd.add_argument("--lr", type=float, help="Adam learning rate (default: per task)")
+    pd.add_argument("--epochs", type=_positive_int, help="training epochs (default: per task; date 3)")
+    pd.add_argument("--hidden", type=_positive_int, help="hidden size (default: per task; date 256)")
+    pd.add_argument("--examples", type=_positive_int, help="training examples (date, addition: 45000; sentiment: 10000)")
+    pd.add_argument("--corpus", type=_text_file, help="rnnlm: a local text file (default: the built-in corpus)")
+    pd.add_argument("--lr", type=_positive_float, help="Adam learning rate (default: per task)")
     pd.add_argument("--seed", type=int, default=0)
-    pd.add_argument("--backend", help="force a backend (default: automatic)")
-    pd.add_argument("--out", default="pyrnn-demo-out", help="folder for plots (default ./pyrnn-demo-out)")
+    pd.add_argument("--backend", type=_backend_name, help="force a backend (default: automatic)")
+    pd.add_argument("--out", type=_out_dir, default="pyrnn-demo-out", help="folder for plots (default ./pyrnn-demo-out)")
     pd.add_argument("--no-progress", action="store_true", help="no progress bars")
     pd.set_defaults(func=_cmd_demo)
 
