@@ -66,3 +66,29 @@ def test_thread_settings():
     out = subprocess.run([sys.executable, "-c", "from pyrnn import _cpu; print(_cpu.worker_threads())"],
                          env=env, capture_output=True, text=True, timeout=60, cwd=tempfile.gettempdir())
     assert out.stdout.strip() == "3", out.stderr
+
+
+# Layer norm splits dgamma/dbeta by columns (each column summed over rows in order by one task), so its
+# results are the same at any thread count, not only run to run.
+LN_SCRIPT = r"""
+import hashlib, numpy as np, pyrnn
+from pyrnn import ops
+rng = np.random.default_rng(1)
+x, dy = rng.standard_normal((2, 2, 64, 130, 300)).astype(np.float32)
+g, b = rng.standard_normal((2, 300)).astype(np.float32)
+with pyrnn.use_backend("cpp"):
+    y, s = ops.layer_norm_forward(x, g, b, 1e-5)
+    outs = (y, *ops.layer_norm_backward(dy, s))
+print(hashlib.sha256(b"".join(np.ascontiguousarray(a).tobytes() for a in outs)).hexdigest())
+"""
+
+
+def test_layer_norm_is_bitwise_the_same_at_any_thread_count():
+    hashes = set()
+    for threads in (1, 2, 3):
+        env = dict(os.environ, PYRNN_NUM_THREADS=str(threads))
+        out = subprocess.run([sys.executable, "-c", LN_SCRIPT], env=env, capture_output=True, text=True, timeout=120,
+                             cwd=tempfile.gettempdir())
+        assert out.returncode == 0, out.stderr
+        hashes.add(out.stdout.strip())
+    assert len(hashes) == 1

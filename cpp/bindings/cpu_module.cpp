@@ -30,6 +30,7 @@
 namespace py = pybind11;
 
 void bind_attention(py::module_& m);  // cpp/bindings/attention_bindings.cpp
+void bind_norm(py::module_& m);       // cpp/bindings/norm_bindings.cpp
 
 #if defined(__GLIBC__)
 #include <malloc.h>
@@ -438,4 +439,5 @@ PYBIND11_MODULE(_cpu, m) {
   bind_all<float>(m);
   bind_all<double>(m);
   bind_attention(m);
+  bind_norm(m);
 }

@@ -145,3 +145,4 @@ def embedding_backward(dout, saved):
 
 
 from pyrnn.backends.cpp_attention import *  # noqa: E402,F401,F403  (attention ops: cpp_attention.py)
+from pyrnn.backends.cpp_norm import *  # noqa: E402,F401,F403  (layer norm: cpp_norm.py)

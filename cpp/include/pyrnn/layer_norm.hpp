@@ -1,0 +1,146 @@
+// Layer normalisation over the last axis, forward and backward, float32 and float64, no Python types:
+//   y = (x - mean) * rstd * gamma + beta,   rstd = 1 / sqrt(var + eps),  var biased (divide by D).
+//
+// Rows are independent: forward and backward split them into fixed chunks of 64 rows on pyrnn's threads.
+// dgamma and dbeta are sums over all rows: each chunk sums its rows into its own partial, and the
+// partials are added in chunk order, so the result is bitwise the same at any thread count. The forward
+// keeps only the mean and 1/std per row (not xhat, which would be another (R, D) array to write and
+// fault in); the backward recomputes xhat from x.
+// Sums accumulate in double for float32 too, in 8 independent lanes: a fixed order that the compiler can
+// vectorize; the row loops are compiled for AVX-512, AVX2 and
+// baseline x86-64 (PYRNN_SIMD_CLONES). The variance is a second pass over the centred row (no E[x^2] -
+// E[x]^2 cancellation).
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <vector>
+
+#include "pyrnn/activations.hpp"  // PYRNN_SIMD_CLONES
+#include "pyrnn/threads.hpp"
+
+namespace pyrnn {
+namespace ln {
+
+using idx = std::int64_t;
+constexpr int kLanes = 8;
+
+// fn(r0, r1) over [0, R) in fixed chunks of `per` rows, first-come on the pool; inline when small.
+template <typename F>
+void for_chunks(idx R, idx per, double work, F&& fn) {
+  const idx n = (R + per - 1) / per;
+  if (n <= 1 || work < 65536.0 || ThreadPool::instance().threads() <= 1) {
+    for (idx c = 0; c < n; ++c) fn(c * per, std::min(R, (c + 1) * per));
+    return;
+  }
+  ThreadPool::instance().run(static_cast<int>(n), [&](int c) { fn(c * per, std::min(R, (c + 1) * per)); });
+}
+
+// sum over d < D of x[d] - shift, or of (x[d] - shift)^2 when `square`; in double, in kLanes
+// independent partial sums (a fixed order the compiler vectorizes)
+template <typename T, bool square>
+PYRNN_SIMD_CLONES double row_sum(const T* __restrict__ x, idx D, double shift) {
+  double acc[kLanes] = {};
+  idx d = 0;
+  for (; d + kLanes <= D; d += kLanes)
+    for (int u = 0; u < kLanes; ++u) {
+      const double v = static_cast<double>(x[d + u]) - shift;
+      acc[u] += square ? v * v : v;
+    }
+  double s = 0;
+  for (int u = 0; u < kLanes; ++u) s += acc[u];
+  for (; d < D; ++d) {
+    const double v = static_cast<double>(x[d]) - shift;
+    s += square ? v * v : v;
+  }
+  return s;
+}
+
+// y (D) = (x - m) q gamma + beta
+template <typename T>
+PYRNN_SIMD_CLONES void row_apply(const T* __restrict__ x, idx D, T m, T q, const T* __restrict__ gamma,
+                                 const T* __restrict__ beta, T* __restrict__ y) {
+  for (idx d = 0; d < D; ++d) y[d] = (x[d] - m) * q * gamma[d] + beta[d];
+}
+
+// One row of the backward, xhat = (x - m) q recomputed (the forward keeps only m and q per row):
+//   g = dy gamma;  dx = q (g - mean(g) - xhat mean(g xhat));  pg += dy xhat, pb += dy (chunk partials)
+template <typename T>
+PYRNN_SIMD_CLONES void row_backward(const T* __restrict__ dy, const T* __restrict__ x, const T* __restrict__ gamma,
+                                    idx D, T m, T q, T* __restrict__ dx, double* __restrict__ pg,
+                                    double* __restrict__ pb) {
+  // g = dy gamma is rounded to T before it is summed, so a row whose g is constant (D = 1, say) gets
+  // g - mean(g) = 0 exactly, as the reference does (CMake builds this file without FMA contraction)
+  double ag[kLanes] = {}, agh[kLanes] = {};
+  idx d = 0;
+  for (; d + kLanes <= D; d += kLanes)
+    for (int u = 0; u < kLanes; ++u) {
+      const T g = dy[d + u] * gamma[d + u];
+      ag[u] += g;
+      agh[u] += static_cast<double>(g) * static_cast<double>((x[d + u] - m) * q);
+    }
+  double sg = 0, sgh = 0;
+  for (int u = 0; u < kLanes; ++u) {
+    sg += ag[u];
+    sgh += agh[u];
+  }
+  for (; d < D; ++d) {
+    const T g = dy[d] * gamma[d];
+    sg += g;
+    sgh += static_cast<double>(g) * static_cast<double>((x[d] - m) * q);
+  }
+  const T mg = static_cast<T>(sg / static_cast<double>(D)), mgh = static_cast<T>(sgh / static_cast<double>(D));
+  for (idx e = 0; e < D; ++e) {
+    const T h = (x[e] - m) * q;
+    dx[e] = q * ((dy[e] * gamma[e] - mg) - h * mgh);
+    pg[e] += static_cast<double>(dy[e]) * h;
+    pb[e] += dy[e];
+  }
+}
+
+// Rows per chunk: fixed (never the thread count), so the dgamma/dbeta partial sums, and the order they
+// are added in, depend only on the shape.
+constexpr idx kRowsPerChunk = 64;
+
+// x (R, D), gamma (D), beta (D) -> y (R, D), mean (R) and rstd (R) (both null in inference)
+template <typename T>
+void forward(idx R, idx D, const T* x, const T* gamma, const T* beta, double eps, T* y, T* mean, T* rstd) {
+  for_chunks(R, kRowsPerChunk, static_cast<double>(R) * D * 4, [&](idx r0, idx r1) {
+    for (idx r = r0; r < r1; ++r) {
+      const T* xr = x + r * D;
+      // the stored mean is rounded to T: centre on that value, so the backward recomputes the same xhat
+      const T m = static_cast<T>(row_sum<T, false>(xr, D, 0.0) / static_cast<double>(D));
+      const double var = row_sum<T, true>(xr, D, static_cast<double>(m)) / static_cast<double>(D);
+      const T q = static_cast<T>(1.0 / std::sqrt(var + eps));
+      row_apply<T>(xr, D, m, q, gamma, beta, y + r * D);
+      if (mean) mean[r] = m;
+      if (rstd) rstd[r] = q;
+    }
+  });
+}
+
+// dy, x (R, D), mean, rstd (R), gamma (D) -> dx (R, D), dgamma (D), dbeta (D)
+template <typename T>
+void backward(idx R, idx D, const T* dy, const T* x, const T* mean, const T* rstd, const T* gamma, T* dx, T* dgamma,
+              T* dbeta) {
+  const idx nchunks = (R + kRowsPerChunk - 1) / kRowsPerChunk;
+  std::vector<double> part(static_cast<size_t>(std::max<idx>(nchunks, 1) * 2 * D), 0.0);  // per chunk: pg, pb
+  for_chunks(R, kRowsPerChunk, static_cast<double>(R) * D * 6, [&](idx r0, idx r1) {
+    double* pg = part.data() + (r0 / kRowsPerChunk) * 2 * D;
+    for (idx r = r0; r < r1; ++r)
+      row_backward<T>(dy + r * D, x + r * D, gamma, D, mean[r], rstd[r], dx + r * D, pg, pg + D);
+  });
+  for (idx d = 0; d < D; ++d) {  // chunk partials added in chunk order
+    double sg = 0, sb = 0;
+    for (idx c = 0; c < nchunks; ++c) {
+      sg += part[(c * 2) * D + d];
+      sb += part[(c * 2 + 1) * D + d];
+    }
+    dgamma[d] = static_cast<T>(sg);
+    dbeta[d] = static_cast<T>(sb);
+  }
+}
+
+}  // namespace ln
+}  // namespace pyrnn
