@@ -1,6 +1,6 @@
 """pytest-benchmark suite for attention, fwd+bwd: TimeAttention on every usable NumPy backend vs
 the book's per-step NumPy formulation, and scaled dot-product attention vs PyTorch's
-scaled_dot_product_attention on the CPU. For one table with ratios: `pyrnn bench --attention`
+scaled_dot_product_attention on the CPU, and layer norm vs the reference and PyTorch. For one table with ratios: `pyrnn bench --attention`
 (same workloads, pyrnn/bench_attention.py).
 
     pytest benchmarks/test_bench_attention.py --benchmark-only --benchmark-group-by=param:shape
@@ -9,12 +9,14 @@ import numpy as np
 import pytest
 
 from pyrnn import backends
-from pyrnn.bench_attention import (SDPA_SHAPES, TIME_ATTENTION_SHAPES, book_time_attention_step, sdpa_inputs,
-                                   sdpa_step, time_attention_inputs, time_attention_step, torch_sdpa_step)
+from pyrnn.bench_attention import (LAYER_NORM_SHAPES, SDPA_SHAPES, TIME_ATTENTION_SHAPES, book_time_attention_step,
+                                   layer_norm_inputs, layer_norm_step, sdpa_inputs, sdpa_step, time_attention_inputs,
+                                   time_attention_step, torch_layer_norm_step, torch_sdpa_step)
 
 USABLE = [n for n in backends.NUMPY_ORDER if backends.backend_status()[n][0]]
 TA_IDS = ["x".join(map(str, s)) for s in TIME_ATTENTION_SHAPES]
 SD_IDS = ["x".join(map(str, s)) for s in SDPA_SHAPES]
+LN_IDS = ["x".join(map(str, s)) for s in LAYER_NORM_SHAPES]
 
 
 @pytest.mark.parametrize("backend", USABLE)
@@ -46,3 +48,15 @@ def test_sdpa(benchmark, backend, causal, shape):
 def test_torch_sdpa(benchmark, causal, shape):
     pytest.importorskip("torch")
     benchmark.pedantic(torch_sdpa_step(*sdpa_inputs(*shape), causal=causal), rounds=3, warmup_rounds=1)
+
+
+@pytest.mark.parametrize("backend", USABLE)
+@pytest.mark.parametrize("shape", LAYER_NORM_SHAPES, ids=LN_IDS)
+def test_layer_norm(benchmark, backend, shape):
+    benchmark.pedantic(layer_norm_step(*layer_norm_inputs(*shape), backend=backend), rounds=5, warmup_rounds=1)
+
+
+@pytest.mark.parametrize("shape", LAYER_NORM_SHAPES, ids=LN_IDS)
+def test_torch_layer_norm(benchmark, shape):
+    pytest.importorskip("torch")
+    benchmark.pedantic(torch_layer_norm_step(*layer_norm_inputs(*shape)), rounds=5, warmup_rounds=1)

@@ -5,12 +5,15 @@
   steps, AttentionWeight building an (N, Te, H) product per step), written out below as the baseline.
 * Scaled dot-product (multi-head) attention forward+backward through pyrnn vs
   ``torch.nn.functional.scaled_dot_product_attention`` on the CPU (when PyTorch is installed).
+* Layer norm forward+backward (the Transformer encoder's other op) vs the NumPy reference and
+  ``torch.nn.functional.layer_norm``.
 
 Ratios = other / pyrnn (> 1: pyrnn faster). Absolute times on a shared machine drift between runs;
 the ratios measured side by side much less.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import statistics
 import time
@@ -47,6 +50,9 @@ TIME_ATTENTION_SHAPES = [(128, 29, 11, 256), (32, 200, 50, 512)]
 SDPA_SHAPES = [(8, 8, 128, 64), (8, 8, 256, 64), (8, 8, 512, 64)]
 QUICK_TIME_ATTENTION_SHAPES = [(4, 7, 5, 8)]
 QUICK_SDPA_SHAPES = [(2, 2, 16, 8)]
+# (rows = N * T, D): BERT-base-like width over 32 x 128 tokens, and a narrower model over 8 x 512
+LAYER_NORM_SHAPES = [(4096, 768), (4096, 256)]
+QUICK_LAYER_NORM_SHAPES = [(16, 8)]
 
 
 # ---- the book's per-step formulation (Deep Learning from Scratch 2, ch08/attention_layer.py) -------
@@ -194,6 +200,36 @@ def torch_sdpa_step(q, k, v, dout, causal=False):
     return run
 
 
+def layer_norm_inputs(R, D, dtype=np.float32, seed=0):
+    rng = np.random.default_rng(seed)
+    x, dy = (rng.standard_normal((R, D)).astype(dtype) for _ in range(2))
+    return x, (1 + 0.1 * rng.standard_normal(D)).astype(dtype), (0.1 * rng.standard_normal(D)).astype(dtype), dy
+
+
+def layer_norm_step(x, gamma, beta, dy, backend=None):
+    def run():
+        with backends.use_backend(backend) if backend else contextlib.nullcontext():
+            y, saved = ops.layer_norm_forward(x, gamma, beta, 1e-5)
+            ops.layer_norm_backward(dy, saved)
+    return run
+
+
+def torch_layer_norm_step(x, gamma, beta, dy):
+    try:
+        import torch
+        import torch.nn.functional as F
+    except ImportError:
+        return None
+    torch.set_num_threads(os.cpu_count() or 1)
+    tx, tg, tb = (torch.from_numpy(a.copy()).requires_grad_(True) for a in (x, gamma, beta))
+    tdy = torch.from_numpy(dy.copy())
+
+    def run():
+        tx.grad = tg.grad = tb.grad = None
+        F.layer_norm(tx, (x.shape[-1],), tg, tb, 1e-5).backward(tdy)
+    return run
+
+
 @dataclass
 class AttnRow:
     op: str          # "TimeAttention" or "sdpa" / "sdpa causal"
@@ -219,7 +255,7 @@ def format_row(r: AttnRow) -> str:
 
 
 def run(time_shapes=TIME_ATTENTION_SHAPES, sdpa_shapes=SDPA_SHAPES, dtype=np.float32, repeat=5, torch=True,
-        causal=False, progress=print):
+        causal=False, progress=print, ln_shapes=LAYER_NORM_SHAPES):
     rows = []
     dt = np.dtype(dtype).name
     for N, Te, Td, H in time_shapes:
@@ -241,6 +277,17 @@ def run(time_shapes=TIME_ATTENTION_SHAPES, sdpa_shapes=SDPA_SHAPES, dtype=np.flo
                                 "torch SDPA (CPU)", tms))
             if progress:
                 progress(format_row(rows[-1]))
+    for R, D in ln_shapes:
+        x, gamma, beta, dy = layer_norm_inputs(R, D, dtype)
+        chosen = backends.select("layer_norm_forward", on_gpu=False).NAME
+        others = [("NumPy reference", layer_norm_step(x, gamma, beta, dy, "reference"))]
+        if torch:
+            others.append(("torch layer_norm (CPU)", torch_layer_norm_step(x, gamma, beta, dy)))
+        for name, other in others:
+            ours, oms = _timeit_pair(layer_norm_step(x, gamma, beta, dy), other, repeat)
+            rows.append(AttnRow("layer_norm", f"R{R} D{D}", dt, chosen, ours, name, oms))
+            if progress:
+                progress(format_row(rows[-1]))
     return rows
 
 
@@ -258,6 +305,7 @@ def cli(args) -> int:
     print(HEADER, flush=True)
     rows = run(time_shapes=QUICK_TIME_ATTENTION_SHAPES if quick else TIME_ATTENTION_SHAPES,
                sdpa_shapes=QUICK_SDPA_SHAPES if quick else SDPA_SHAPES, dtype=np.dtype(args.dtype).type,
+               ln_shapes=QUICK_LAYER_NORM_SHAPES if quick else LAYER_NORM_SHAPES,
                repeat=2 if quick else args.repeat, torch=not args.no_torch, causal=True,
                progress=lambda line: print(line, flush=True))
     if args.json:
