@@ -1,7 +1,7 @@
 """pytest-benchmark suite for attention, fwd+bwd: TimeAttention on every usable NumPy backend vs
-the book's per-step NumPy formulation, and scaled dot-product attention vs PyTorch's
-scaled_dot_product_attention on the CPU, and layer norm vs the reference and PyTorch. For one table with ratios: `pyrnn bench --attention`
-(same workloads, pyrnn/bench_attention.py).
+the book's per-step NumPy formulation, scaled dot-product attention vs PyTorch's
+scaled_dot_product_attention on the CPU, and layer norm vs the reference and PyTorch. For one
+table with ratios: `pyrnn bench --attention` (same workloads, pyrnn/bench_attention.py).
 
     pytest benchmarks/test_bench_attention.py --benchmark-only --benchmark-group-by=param:shape
 """
