@@ -92,3 +92,34 @@ def test_layer_norm_is_bitwise_the_same_at_any_thread_count():
         assert out.returncode == 0, out.stderr
         hashes.add(out.stdout.strip())
     assert len(hashes) == 1
+
+
+# SDPA backward with fewer heads than threads splits each head by key blocks (dk, dv) and query blocks
+# (dq); with one thread it runs one task per head. Both sum every block pair in the same order, so the
+# gradients must be bitwise equal at 1, 2 and 3 threads (T = 600 spans 3 key and 5 query blocks).
+SDPA_SCRIPT = r"""
+import hashlib, numpy as np, pyrnn
+from pyrnn import ops
+rng = np.random.default_rng(2)
+h = hashlib.sha256()
+with pyrnn.use_backend("cpp"):
+    for N, Hh, causal in [(1, 1, False), (1, 1, True), (1, 2, True)]:
+        q, k, v, do = (rng.standard_normal((N, Hh, 600, 32)).astype(np.float32) for _ in range(4))
+        mask = np.ones((N, 600), bool)
+        mask[:, 550:] = False
+        out, s = ops.sdpa_forward(q, k, v, mask, causal)
+        for a in (out, *ops.sdpa_backward(do, s)):
+            h.update(np.ascontiguousarray(a).tobytes())
+print(h.hexdigest())
+"""
+
+
+def test_sdpa_backward_is_bitwise_the_same_under_both_schedules():
+    hashes = set()
+    for threads in (1, 2, 3):
+        env = dict(os.environ, PYRNN_NUM_THREADS=str(threads))
+        out = subprocess.run([sys.executable, "-c", SDPA_SCRIPT], env=env, capture_output=True, text=True,
+                             timeout=120, cwd=tempfile.gettempdir())
+        assert out.returncode == 0, out.stderr
+        hashes.add(out.stdout.strip())
+    assert len(hashes) == 1

@@ -12,9 +12,10 @@
 //    a time; it keeps lse = m + log(l) per query row. The backward recomputes each probability block
 //    from lse (P = exp(S - lse)) and uses D = rowsum(dout * out) for the softmax Jacobian:
 //      dv += P^T dout,  dS = P * (dout v^T - D) * scale,  dq += dS k,  dk += dS^T q.
-//    Forward tasks are (head, query block) pairs; backward tasks are heads (each owns its dq, dk, dv):
+//    Forward tasks are (head, query block) pairs; backward tasks are heads (each owns its dq, dk, dv),
+//    or, with fewer heads than threads, (head, key block) for dk, dv then (head, query block) for dq:
 //    every task writes only its own outputs and runs its loops in a fixed order, so the results are
-//    bitwise reproducible whatever thread runs what.
+//    bitwise reproducible whatever thread runs what, and the same under either schedule.
 //
 // Masks are uint8 (1 = attend). A query that sees no key gets zero weights, a zero output and zero
 // gradients (lse = +inf marks it), never the 0/0 a plain softmax would give.
@@ -359,48 +360,103 @@ void sdpa_forward(idx BH, idx Hh, idx Tq, idx Tk, idx dk, idx dv, T scale, const
   });
 }
 
+// One (query block i0, key block j0) step of the SDPA backward for one head: recomputes
+// P = exp(S - lse) and dS = P * (dP - D) * scale, then adds P^T dout to dv_j and dS^T q to dk_j (dkv)
+// and/or dS k to dq_i (dq). Both schedules below call it with the same arguments per block pair, so
+// their results are bitwise the same.
+template <typename T>
+struct SdpaBwdHead {
+  idx Tq, dk, dv;
+  T scale;
+  bool causal;
+  const uint8_t* km;  // key mask row of this head's batch row, or null
+  const T *q, *k, *v, *dout, *lse, *D;
+  T *dq, *dkk, *dvv;
+
+  // p, ds: (Bq, Bk) scratch
+  void block(idx i0, idx bq, idx j0, idx bk, T* p, T* ds, bool dkv, bool dqb) const {
+    const uint8_t* kp = km ? km + j0 : nullptr;
+    const T *qi = q + i0 * dk, *doi = dout + i0 * dv, *kj = k + j0 * dk, *vj = v + j0 * dv;
+    gemm<T>(false, true, bq, bk, dk, scale, qi, dk, kj, dk, T(0), p, bk);  // S
+    for (idx r = 0; r < bq; ++r) {
+      const idx jlim = causal ? std::max<idx>(0, std::min(bk, i0 + r - j0 + 1)) : bk;
+      exp_masked(p + r * bk, bk, jlim, lse[i0 + r], kp);  // P = exp(S - lse)
+    }
+    if (dkv) gemm<T>(true, false, bk, dv, bq, T(1), p, bk, doi, dv, T(1), dvv + j0 * dv, dv);  // dv += P^T dout
+    gemm<T>(false, true, bq, bk, dv, T(1), doi, dv, vj, dv, T(0), ds, bk);                      // dP = dout v^T
+    for (idx r = 0; r < bq; ++r) softmax_grad_row(p + r * bk, ds + r * bk, bk, D[i0 + r], scale);
+    if (dqb) gemm<T>(false, false, bq, dk, bk, T(1), ds, bk, kj, dk, T(1), dq + i0 * dk, dk);  // dq += dS k
+    if (dkv) gemm<T>(true, false, bk, dk, bq, T(1), ds, bk, qi, dk, T(1), dkk + j0 * dk, dk);  // dk += dS^T q
+  }
+};
+
+// The first query block a key block meets: causal skips blocks wholly above the diagonal.
+inline idx first_query_block(bool causal, idx j0, idx Bq) { return causal ? (j0 / Bq) * Bq : 0; }
+
 template <typename T>
 void sdpa_backward(idx BH, idx Hh, idx Tq, idx Tk, idx dk, idx dv, T scale, const T* q, const T* k, const T* v,
                    const uint8_t* mask, bool causal, const T* out, const T* lse, const T* dout, T* dq, T* dkk,
                    T* dvv) {
   const idx Bq = sdpa_block_q(), Bk = sdpa_block_k();
   const double work = static_cast<double>(BH) * Tq * Tk * (2 * dk + 2 * dv + 8);
-  run_tasks(BH, work, [&](idx bh) {
-    const uint8_t* km = mask ? mask + (bh / Hh) * Tk : nullptr;
-    const idx ke = key_end(km, Tk);
-    const T *qh = q + bh * Tq * dk, *kh = k + bh * Tk * dk, *vh = v + bh * Tk * dv;
-    const T *doh = dout + bh * Tq * dv, *oh = out + bh * Tq * dv, *lh = lse + bh * Tq;
-    T *dqh = dq + bh * Tq * dk, *dkh = dkk + bh * Tk * dk, *dvh = dvv + bh * Tk * dv;
-    std::fill(dqh, dqh + Tq * dk, T(0));
-    std::fill(dkh, dkh + Tk * dk, T(0));
-    std::fill(dvh, dvh + Tk * dv, T(0));
-    if (ke == 0 || Tq == 0) return;
-    const idx bkmax = std::min(Bk, ke), bqmax = std::min(Bq, Tq);
-    std::vector<T>& pbuf = scratch<T>(0, static_cast<size_t>(bqmax * bkmax));
-    std::vector<T>& dsbuf = scratch<T>(1, static_cast<size_t>(bqmax * bkmax));
-    std::vector<T>& dbuf = scratch<T>(2, static_cast<size_t>(Tq));
-    T *p = pbuf.data(), *ds = dsbuf.data(), *D = dbuf.data();
-    for (idx i = 0; i < Tq; ++i) D[i] = row_dot(doh + i * dv, oh + i * dv, dv);  // = rowsum(P * dP)
-    for (idx j0 = 0; j0 < ke; j0 += Bk) {
-      const idx bk = std::min(Bk, ke - j0);
-      const uint8_t* kp = km ? km + j0 : nullptr;
-      const T *kj = kh + j0 * dk, *vj = vh + j0 * dv;
-      T *dkj = dkh + j0 * dk, *dvj = dvh + j0 * dv;
-      for (idx i0 = causal ? (j0 / Bq) * Bq : 0; i0 < Tq; i0 += Bq) {
-        const idx bq = std::min(Bq, Tq - i0);
-        const T *qi = qh + i0 * dk, *doi = doh + i0 * dv;
-        gemm<T>(false, true, bq, bk, dk, scale, qi, dk, kj, dk, T(0), p, bk);  // S
-        for (idx r = 0; r < bq; ++r) {
-          const idx jlim = causal ? std::max<idx>(0, std::min(bk, i0 + r - j0 + 1)) : bk;
-          exp_masked(p + r * bk, bk, jlim, lh[i0 + r], kp);  // P = exp(S - lse)
-        }
-        gemm<T>(true, false, bk, dv, bq, T(1), p, bk, doi, dv, T(1), dvj, dv);       // dv += P^T dout
-        gemm<T>(false, true, bq, bk, dv, T(1), doi, dv, vj, dv, T(0), ds, bk);       // dP = dout v^T
-        for (idx r = 0; r < bq; ++r) softmax_grad_row(p + r * bk, ds + r * bk, bk, D[i0 + r], scale);
-        gemm<T>(false, false, bq, dk, bk, T(1), ds, bk, kj, dk, T(1), dqh + i0 * dk, dk);  // dq += dS k
-        gemm<T>(true, false, bk, dk, bq, T(1), ds, bk, qi, dk, T(1), dkj, dk);             // dk += dS^T q
-      }
-    }
+  std::vector<T> Dall(static_cast<size_t>(BH * Tq));  // D = rowsum(dout * out) = rowsum(P * dP)
+  auto head = [&](idx bh) {
+    SdpaBwdHead<T> h{Tq, dk, dv, scale, causal, mask ? mask + (bh / Hh) * Tk : nullptr,
+                     q + bh * Tq * dk, k + bh * Tk * dk, v + bh * Tk * dv, dout + bh * Tq * dv, lse + bh * Tq,
+                     Dall.data() + bh * Tq, dq + bh * Tq * dk, dkk + bh * Tk * dk, dvv + bh * Tk * dv};
+    return h;
+  };
+  auto prepare = [&](idx bh) {  // zero this head's gradients, compute its D
+    const SdpaBwdHead<T> h = head(bh);
+    std::fill(h.dq, h.dq + Tq * dk, T(0));
+    std::fill(h.dkk, h.dkk + Tk * dk, T(0));
+    std::fill(h.dvv, h.dvv + Tk * dv, T(0));
+    const T* oh = out + bh * Tq * dv;
+    T* D = Dall.data() + bh * Tq;
+    for (idx i = 0; i < Tq; ++i) D[i] = row_dot(h.dout + i * dv, oh + i * dv, dv);
+  };
+  auto scratch_pd = [&](idx ke) {
+    const size_t n = static_cast<size_t>(std::min(Bq, Tq) * std::min(Bk, std::max<idx>(ke, 1)));
+    return std::make_pair(scratch<T>(0, n).data(), scratch<T>(1, n).data());
+  };
+  const int threads = ThreadPool::instance().threads();
+  const idx nkb = (Tk + Bk - 1) / Bk, nqb = (Tq + Bq - 1) / Bq;
+  if (BH >= threads || (nkb <= 1 && nqb <= 1) || work < 65536.0) {
+    // one task per head: each owns its dq, dk, dv and walks key blocks, then query blocks, in order
+    run_tasks(BH, work, [&](idx bh) {
+      prepare(bh);
+      const SdpaBwdHead<T> h = head(bh);
+      const idx ke = key_end(h.km, Tk);
+      if (ke == 0 || Tq == 0) return;
+      auto [p, ds] = scratch_pd(ke);
+      for (idx j0 = 0; j0 < ke; j0 += Bk)
+        for (idx i0 = first_query_block(causal, j0, Bq); i0 < Tq; i0 += Bq)
+          h.block(i0, std::min(Bq, Tq - i0), j0, std::min(Bk, ke - j0), p, ds, true, true);
+    });
+    return;
+  }
+  // Fewer heads than threads (a small batch): split each head by blocks, as flash-attention 2 does.
+  // Pass 1, tasks (head, key block): dk_j and dv_j over all query blocks. Pass 2, tasks (head, query
+  // block): dq_i over all key blocks, recomputing P and dS (2 more GEMMs per block pair, paid for by
+  // the parallelism). Each output block sums the same block pairs in the same order as one task per
+  // head would, so the results do not depend on the schedule or the thread count.
+  run_tasks(BH, 1e9, prepare);
+  run_tasks(BH * nkb, work, [&](idx t) {
+    const SdpaBwdHead<T> h = head(t / nkb);
+    const idx ke = key_end(h.km, Tk), j0 = (t % nkb) * Bk;
+    if (j0 >= ke || Tq == 0) return;
+    auto [p, ds] = scratch_pd(ke);
+    for (idx i0 = first_query_block(causal, j0, Bq); i0 < Tq; i0 += Bq)
+      h.block(i0, std::min(Bq, Tq - i0), j0, std::min(Bk, ke - j0), p, ds, true, false);
+  });
+  run_tasks(BH * nqb, work, [&](idx t) {
+    const SdpaBwdHead<T> h = head(t / nqb);
+    const idx ke = key_end(h.km, Tk), i0 = (t % nqb) * Bq;
+    if (ke == 0) return;
+    auto [p, ds] = scratch_pd(ke);
+    for (idx j0 = 0; j0 < ke; j0 += Bk)
+      if (first_query_block(causal, j0, Bq) <= i0)
+        h.block(i0, std::min(Bq, Tq - i0), j0, std::min(Bk, ke - j0), p, ds, false, true);
   });
 }
 
