@@ -32,13 +32,22 @@ DTYPES = ("float32", "float64")
 SPECIAL = {"inference": (3, 7, 13, 9), "strided": (4, 6, 11, 5), "empty": (0, 3, 4, 5), "empty_T": (2, 0, 4, 3)}
 
 
+# word-level ops: embedding index shapes (V = 7, D = 5), dropout ratios
+EMBEDDING_IDX = [(6,), (3, 5), (0,), (2, 40)]
+DROPOUT_RATIOS = [0.0, 0.5, 0.9]
+
+
 def case_ids():
-    """Every case id: 'op/NxTxDxH/bias-state-dhT/dtype', plus inference, strided and empty runs."""
+    """Every case id: 'op/NxTxDxH/bias-state-dhT/dtype', inference, strided and empty runs of the
+    recurrent ops, 'embedding/idx shape/dtype' and 'dropout/ratio/global|generator/dtype'."""
     ids = []
     for op, shape, v, dt in itertools.product(OPS, SHAPES, VARIANTS, DTYPES):
         ids.append(f"{op}/{'x'.join(map(str, shape))}/{''.join(str(int(f)) for f in v)}/{dt}")
     for op, dt in itertools.product(OPS, DTYPES):
         ids += [f"{op}/{kind}/{dt}" for kind in SPECIAL]
+    for dt in DTYPES:
+        ids += [f"embedding/{'x'.join(map(str, s))}/{dt}" for s in EMBEDDING_IDX]
+        ids += [f"dropout/{r}/{g}/{dt}" for r in DROPOUT_RATIOS for g in ("global", "generator")]
     return ids
 
 
@@ -106,6 +115,8 @@ def check(case_id, api, to_device, to_numpy):
 
     parts = case_id.split("/")
     op, kind, dtype = parts[0], parts[1], parts[-1]
+    if op in ("embedding", "dropout"):
+        return _check_word_op(case_id, api, to_device, to_numpy)
     grads_in = True
     if kind in SPECIAL:
         c = make_case(op, SPECIAL[kind], dtype)
@@ -129,6 +140,43 @@ def check(case_id, api, to_device, to_numpy):
             if v is not None and not np.array_equal(to_numpy(dev[k]), v):
                 return f"input {k} was modified"
     return _compare(fwd + grads, want_fwd + want_grads, dtype, to_numpy)
+
+
+def _check_word_op(case_id, api, to_device, to_numpy):
+    """Embedding and dropout: bitwise the reference's (the same additions in the same order; the same
+    uniform draws from the same seed, on the same array module)."""
+    from pyrnn._arrays import get_xp
+    from pyrnn.reference import dropout as ref_dropout, embedding as ref_embedding
+
+    parts = case_id.split("/")
+    dtype = parts[-1]
+    rng = np.random.default_rng(3)
+    if parts[0] == "embedding":
+        shape = tuple(int(s) for s in parts[1].split("x") if s)
+        W = to_device(rng.standard_normal((7, 5)).astype(dtype))
+        idx = to_device(rng.integers(0, 7, shape).astype(np.int32))  # repeated indices, not int64
+        dout = to_device(rng.standard_normal(shape + (5,)).astype(dtype))
+        got = [api.embedding_forward(W, idx)[0], api.embedding_backward(dout, api.embedding_forward(W, idx)[1])]
+        out, s = ref_embedding.embedding_forward(W, idx)
+        want = [out, ref_embedding.embedding_backward(dout, s)]
+    else:
+        ratio, generator = float(parts[1]), parts[2] == "generator"
+        x = to_device(_strided(rng.standard_normal((6, 50)).astype(dtype)))
+        dy = to_device(rng.standard_normal((6, 50)).astype(dtype))
+        xp = get_xp(x)
+        runs = []
+        for mod in (api, ref_dropout):  # the reference on the same array module: the same draws
+            xp.random.seed(11)
+            y, s = mod.dropout_forward(x, ratio, True, xp.random.default_rng(5) if generator else None)
+            runs.append([y, mod.dropout_backward(dy, s)])
+        got, want = runs
+        if ratio > 0 and not (to_numpy(got[0]) == 0).any():
+            return "nothing was dropped"
+    for k, (g, w) in enumerate(zip(got, want)):
+        g, w = to_numpy(g), to_numpy(w)
+        if g.dtype != w.dtype or g.shape != w.shape or not np.array_equal(g, w):
+            return f"output {k}: not bitwise the reference's ({g.dtype} {g.shape} vs {w.dtype} {w.shape})"
+    return None
 
 
 def main():

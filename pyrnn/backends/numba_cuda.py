@@ -14,7 +14,9 @@ Numba's CUDA simulator (``NUMBA_ENABLE_CUDASIM=1``, set before numba is imported
 which runs the same kernels on the CPU. That is how tests check the kernels on a
 machine without a GPU (tests/test_numba_cuda_backend.py).
 
-Ops other than rnn/lstm/gru run on the reference (which runs on CuPy).
+Also embedding (its backward a deterministic scatter-add, where the reference on CuPy uses
+atomics) and dropout (one fused pass after the reference's own uniform draws, so a seeded run
+gives the reference's mask). Other ops run on the reference (which runs on CuPy).
 """
 from __future__ import annotations
 
@@ -32,6 +34,7 @@ try:
     import numba
     from numba import cuda as _cuda
     from pyrnn.backends.numba_cuda_kernels import recurrent as _rec
+    from pyrnn.backends.numba_cuda_kernels import words as _words
 except ImportError as e:  # numba missing, or its CUDA target failed to import
     _cuda, _import_error = None, e
 
@@ -261,3 +264,54 @@ def gru_backward(dhs, dhT, saved):
         dWh = xp.concatenate([_g.prev_states(h0, hs).T @ dA2[:, :2 * H], _g.rows(extra).T @ dA2[:, 2 * H:]],
                              axis=1)
     return dxs, dWx, dWh, db, part + gh
+
+
+# ---- embedding -------------------------------------------------------------------------------------
+
+def embedding_forward(W, idx):
+    # W (V, D), idx integer (...) -> out (..., D); fancy indexing copies, so out never aliases W
+    return W[idx], (idx, W.shape, W.dtype)
+
+
+def embedding_backward(dout, saved):
+    # dout (..., D) -> dW (V, D): rows added in index order, one thread per column (deterministic)
+    idx, (V, D), dtype = saved
+    dev = _device(dout)
+    xp = dev.xp
+    dW = xp.zeros((V, D), dtype=dtype)
+    rows = xp.ascontiguousarray(idx.reshape(idx.size), dtype=xp.int64)
+    if idx.size:
+        dev.launch(_words.embedding_scatter_add, D, dev.arg(rows), dev.arg(dev.contiguous(dout.reshape(idx.size, D))),
+                   dev.arg(dW))
+    return dW
+
+
+# ---- dropout ---------------------------------------------------------------------------------------
+
+def dropout_forward(x, ratio, train, rng):
+    # x (...) -> y (...): inverted dropout; the uniform draws are the array module's, exactly as the
+    # reference (and the book) draws them, then compare, scale and multiply are one kernel
+    if not train:
+        return x, None  # inference: the identity
+    dev = _device(x)
+    xp = dev.xp
+    u = xp.asarray(xp.random.rand(*x.shape) if rng is None else rng.random(x.shape))
+    x1 = dev.contiguous(x.reshape(x.size))
+    y, keep = xp.empty_like(x1), xp.empty(x.size, dtype=xp.uint8)
+    ty = np.dtype(x.dtype).type
+    scale = ty(1.0 / (1.0 - ratio))  # rounded to x's dtype once, as the reference's mask is
+    dev.launch(_words.dropout_forward, x.size, dev.arg(x1), dev.arg(dev.contiguous(u.reshape(u.size))),
+               float(ratio), scale, ty(0), dev.arg(y), dev.arg(keep))
+    return y.reshape(x.shape), (keep, scale)
+
+
+def dropout_backward(dy, saved):
+    # dy (...) -> dx (...)
+    if saved is None:  # the forward ran with train=False: the identity
+        return dy
+    keep, scale = saved
+    dev = _device(dy)
+    dx = dev.xp.empty(dy.size, dtype=dy.dtype)
+    dev.launch(_words.dropout_backward, dy.size, dev.arg(dev.contiguous(dy.reshape(dy.size))), dev.arg(keep),
+               scale, np.dtype(dy.dtype).type(0), dev.arg(dx))
+    return dx.reshape(dy.shape)
