@@ -1,5 +1,6 @@
 """Built-in tasks: deterministic by seed, well-formed, train/test disjoint."""
 import datetime
+import gzip
 
 import numpy as np
 import pytest
@@ -79,12 +80,44 @@ def test_addition_reverse_and_determinism():
 
 def test_corpus_default_word_and_char():
     corpus, w2i, i2w = D.load_corpus()
-    assert corpus.dtype == np.int32 and len(corpus) > 1000 and len(w2i) > 100
+    # the built-in text (World English Bible, New Testament; docs/make_default_corpus.py): large
+    # enough for a language model to overfit or not, small enough to ship (a few hundred KB)
+    assert corpus.dtype == np.int32 and 200_000 < len(corpus) < 250_000 and 5000 < len(w2i) < 8000
     assert all(i2w[w2i[w]] == w for w in w2i) and corpus.max() == len(w2i) - 1
-    assert "<eos>" in w2i and "lighthouse" in w2i
+    assert [i2w[int(i)] for i in corpus[:7]] == ["the", "good", "news", "according", "to", "matthew", "<eos>"]
+    assert "don't" in w2i and "<unk>" not in w2i  # ASCII apostrophes: contractions stay one word
+    assert i2w[int(corpus[-1])] == "<eos>" and (corpus == w2i["<eos>"]).sum() > 2000
+    counts = np.sort(np.bincount(corpus))[::-1]
+    assert counts[0] > 10_000 and (counts == 1).sum() > 1000  # Zipf: a few very common words, many rare
     chars, c2i, i2c = D.load_corpus(level="char")
-    assert len(chars) > 3000 and "".join(i2c[int(i)] for i in chars[:3]) == corpus_mod.default_corpus_text().lower()[:3]
+    assert len(chars) > 900_000 and "".join(i2c[int(i)] for i in chars[:8]) == "the good"
+    assert set(corpus_mod.default_corpus_text()) <= set(map(chr, range(32, 127))) | {"\n", "\u2014"}
     assert corpus_mod.DEFAULT_CORPUS.is_file()  # shipped inside the package (pyrnn/datasets/data)
+    assert corpus_mod.DEFAULT_CORPUS.stat().st_size < 1_000_000  # the wheel stays small
+
+
+def test_corpus_max_vocab_maps_rare_words_to_unk(tmp_path):
+    corpus, w2i, i2w = D.load_corpus(max_vocab=3000)
+    full, fw2i, fi2w = D.load_corpus()
+    assert len(w2i) == 3000 and "<unk>" in w2i and len(corpus) == len(full)
+    unk = corpus == w2i["<unk>"]
+    assert 0.01 < unk.mean() < 0.05  # the 2,999 most frequent words cover ~98% of the text
+    # kept words are unchanged, the others are exactly the <unk> positions
+    words = np.array([fi2w[int(i)] for i in full])
+    assert np.array_equal(np.array([i2w[int(i)] for i in corpus])[~unk], words[~unk])
+    kept = set(w2i) - {"<unk>"}
+    counts = {w: c for w, c in zip(*np.unique(words, return_counts=True))}
+    assert min(counts[w] for w in kept) >= max(counts[w] for w in set(counts) - kept)
+    assert D.load_corpus(max_vocab=3000)[1] == w2i  # deterministic (ties: first appearance)
+    # a literal <unk> (PTB's files) is one token and counts as such; .gz files are read through gzip
+    p = tmp_path / "t.txt.gz"
+    with gzip.open(p, "wt", encoding="utf-8") as f:
+        f.write("a b <unk> a\nc a b d\n")
+    c, w, i = D.load_corpus(p, max_vocab=3)
+    assert [i[int(k)] for k in c] == ["a", "<unk>", "<unk>", "a", "<eos>", "<unk>", "a", "<unk>", "<unk>", "<eos>"]
+    assert D.load_corpus(p)[1].keys() == {"a", "b", "<unk>", "c", "d", "<eos>"}
+    with pytest.raises(ValueError, match="max_vocab"):
+        D.load_corpus(p, max_vocab=1)
 
 
 def test_corpus_local_file_and_split(tmp_path):

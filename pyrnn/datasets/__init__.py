@@ -3,6 +3,7 @@
 - `load_date`: human-written dates -> ISO ``YYYY-MM-DD`` (the book's date.txt task)
 - `load_addition`: ``"16+75"`` -> ``"91"`` (the book's addition.txt task), `reverse_input`
 - `load_corpus`: a word/character id stream from any local text file or the built-in text
+  (214k tokens of public-domain English), optionally capped at `max_vocab` words (+ `<unk>`)
 - `load_sentiment`: template sentences with negation, labels 0/1, padded ids
 """
 from .addition import load_addition, reverse_input
