@@ -88,15 +88,23 @@ class BetterRnnlm(_LanguageModel):
     the book's ch06 BetterRnnlm). With ``tie_weights`` (needs wordvec_size == hidden_size)
     the output affine's W is the embedding's W transposed (Press & Wolf; Inan et al.): the
     same memory appears twice in ``params`` (as W and W.T) and `pyrnn.train.dedup_params`
-    merges it before each update, as the book's trainer does."""
+    merges it before each update, as the book's trainer does.
+
+    ``embed_std``: the embedding's initial standard deviation. Default: the book's 0.01
+    untied; tied, 1/sqrt(H), the output affine's fan-in scale, since the matrix is also
+    the output layer. With 0.01 a tied model trains far slower with Adam: on the built-in
+    corpus with the settings of ``pyrnn demo rnnlm`` (3,000 words, H=200, dropout 0.4, Adam
+    0.005), validation perplexity per epoch was 853, 9586, 187, 151 vs 152, 128, 118, 112."""
 
     def __init__(self, vocab_size=10000, wordvec_size=650, hidden_size=650, dropout_ratio=0.5,
-                 tie_weights=True, dtype=np.float32, seed=0, xp=None):
+                 tie_weights=True, embed_std=None, dtype=np.float32, seed=0, xp=None):
         init = Init(seed, dtype, xp)
         V, D, H = vocab_size, wordvec_size, hidden_size
         if tie_weights and D != H:
             raise ValueError(f"tie_weights needs wordvec_size == hidden_size, got {D} and {H}")
-        self.embed = TimeEmbedding(init.embedding(V, D))
+        if embed_std is None:
+            embed_std = 1.0 / np.sqrt(H) if tie_weights else 0.01
+        self.embed = TimeEmbedding(init.normal(V, D, scale=float(embed_std)))
         self.lstm1 = TimeLSTM(*init.lstm(D, H), stateful=True)
         self.lstm2 = TimeLSTM(*init.lstm(H, H), stateful=True)
         if tie_weights:
