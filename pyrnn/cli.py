@@ -85,6 +85,16 @@ def _positive_int(text):
     return v
 
 
+def _vocab_size(text):
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected 0 (keep all) or an integer >= 2, got {text!r}") from None
+    if v != 0 and v < 2:
+        raise argparse.ArgumentTypeError(f"expected 0 (keep all) or an integer >= 2, got {v}")
+    return v
+
+
 def _positive_float(text):
     try:
         v = float(text)
@@ -187,8 +197,10 @@ def main(argv=None) -> int:
     pd.add_argument("task", choices=["date", "addition", "rnnlm", "sentiment"])
     pd.add_argument("--epochs", type=_positive_int, help="training epochs (default: per task; date 3)")
     pd.add_argument("--hidden", type=_positive_int, help="hidden size (default: per task; date 256)")
-    pd.add_argument("--examples", type=_positive_int, help="training examples (date, addition: 45000; sentiment: 10000)")
+    pd.add_argument("--examples", type=_positive_int, help="training examples (date, addition: 45000; sentiment: 10000; rnnlm: corpus tokens, default all)")
     pd.add_argument("--corpus", type=_text_file, help="rnnlm: a local text file (default: the built-in corpus)")
+    pd.add_argument("--vocab", type=_vocab_size, default=3000,
+                    help="rnnlm: keep the N most frequent words, the rest become <unk> (default 3000; 0: keep all)")
     pd.add_argument("--lr", type=_positive_float, help="Adam learning rate (default: per task)")
     pd.add_argument("--seed", type=int, default=0)
     pd.add_argument("--backend", type=_backend_name, help="force a backend (default: automatic)")

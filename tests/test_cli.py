@@ -4,6 +4,8 @@ import subprocess
 import sys
 import tempfile
 
+import numpy as np
+
 import pyrnn
 
 
@@ -71,9 +73,26 @@ def test_demo_date_smoke(tmp_path):
 
 def test_demo_other_tasks_smoke(tmp_path):
     expect = {"addition": "exact-match accuracy: plain", "sentiment": "Transformer  held-out accuracy",
-              "rnnlm": "validation perplexity"}
+              "rnnlm": "validation perplexity (last epoch, best epoch): plain"}
     for task, text in expect.items():
-        out = run("demo", task, "--examples", "256", "--epochs", "1", "--hidden", "8", "--no-progress",
-                  "--out", str(tmp_path))
+        size = ["--examples", "256"] if task != "rnnlm" else ["--examples", "3000", "--vocab", "200"]
+        out = run("demo", task, *size, "--epochs", "1", "--hidden", "8", "--no-progress", "--out", str(tmp_path))
         assert out.returncode == 0, (task, out.stderr)
         assert text in out.stdout, (task, out.stdout)
+        if task == "rnnlm":  # the built-in corpus cut to 3000 tokens, 200 words; a line per model and epoch
+            assert "2700 training / 300 validation tokens, vocabulary 200" in out.stdout
+            assert "plain          epoch 1: train perplexity" in out.stdout
+            assert "dropout+tying  epoch 1: train perplexity" in out.stdout
+
+
+def test_demo_rnnlm_on_a_local_text_file(tmp_path):
+    text = tmp_path / "mine.txt"
+    rng = np.random.default_rng(0)
+    words = ["the", "cat", "dog", "sat", "ran", "on", "a", "mat", "rug", "and"]
+    text.write_text("\n".join(" ".join(rng.choice(words, 12)) + "." for _ in range(120)), encoding="utf-8")
+    out = run("demo", "rnnlm", "--corpus", str(text), "--epochs", "2", "--hidden", "8", "--no-progress",
+              "--out", str(tmp_path))
+    assert out.returncode == 0, out.stderr
+    # 120 lines x (12 words + "." + <eos>) = 1680 tokens; 12 distinct, under --vocab 3000: no <unk>
+    assert f"corpus: {text}: 1512 training / 168 validation tokens, vocabulary 12;" in out.stdout
+    assert "dropout+tying  epoch 2: train perplexity" in out.stdout
