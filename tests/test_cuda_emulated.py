@@ -4,6 +4,7 @@ against the NumPy reference (tests/cuda_emulated_cases.py says what this covers 
 cannot). Runs wherever g++ and the pybind11 headers are (both are build requirements already);
 the build takes about 30 s on 2 cores, the cases about a minute.
 """
+import importlib.util
 import json
 import os
 import subprocess
@@ -14,9 +15,10 @@ import pytest
 from cuda_emulated_cases import case_ids
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(HERE)
-sys.path.insert(0, os.path.join(REPO, "kernels", "emulator"))
-import build as emulator_build  # noqa: E402  (kernels/emulator/build.py)
+_spec = importlib.util.spec_from_file_location(
+    "pyrnn_cuda_emulator_build", os.path.join(os.path.dirname(HERE), "kernels", "emulator", "build.py"))
+emulator_build = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(emulator_build)
 
 
 @pytest.fixture(scope="module")
