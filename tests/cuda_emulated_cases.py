@@ -9,7 +9,8 @@ Python side allocates, against the NumPy reference, with AddressSanitizer watchi
 What it cannot check: real GPU execution (concurrency between threads, streams, cuBLAS's own
 rounding); tests/test_cuda_backend.py does that on a GPU.
 
-Run as a script (in a process started with LD_PRELOAD=libasan when the module is sanitized):
+Run as a script (in a process started with LD_PRELOAD=kernels/emulator/build.py sanitizer_preload()
+when the module is sanitized):
 ``python tests/cuda_emulated_cases.py MODULE_PATH`` prints one JSON line per case:
 [case id, error message or null]. Tolerances as tests/test_backend_vs_reference.py.
 """

@@ -25,12 +25,12 @@ _spec.loader.exec_module(emulator_build)
 def results(tmp_path_factory):
     """case id -> error message or None, from one run of all cases in a subprocess."""
     out = tmp_path_factory.mktemp("cuda_emulator")
-    libasan = emulator_build.sanitizer_runtime()
-    module = emulator_build.build(str(out), sanitize=libasan is not None)
+    preload = emulator_build.sanitizer_preload()
+    module = emulator_build.build(str(out), sanitize=preload is not None)
     env = dict(os.environ, ASAN_OPTIONS="detect_leaks=0:abort_on_error=0:exitcode=99",
                UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1")
-    if libasan:
-        env["LD_PRELOAD"] = libasan
+    if preload:
+        env["LD_PRELOAD"] = preload
     proc = subprocess.run([sys.executable, os.path.join(HERE, "cuda_emulated_cases.py"), module],
                           capture_output=True, text=True, env=env, cwd=HERE, timeout=1800)
     got = {}

@@ -6,7 +6,7 @@ The sources are copied and each kernel launch `name<...><<<config>>>(args)` is r
 `::emu::launch(config, name<...>, args)` (or emu::launch_threaded for kernels that call
 __syncthreads); nothing else changes, and g++ compiles them with the emulator's headers in place
 of CUDA's. With sanitize=True (the default) the module is built with AddressSanitizer and UBSan:
-load it in a process started with LD_PRELOAD=$(gcc -print-file-name=libasan.so).
+load it in a process started with LD_PRELOAD=sanitizer_preload().
 
 Usage: python kernels/emulator/build.py OUT_DIR   (prints the module's path)
 """
@@ -38,13 +38,18 @@ def rewrite(source: str) -> str:
     return out
 
 
-def sanitizer_runtime():
-    """The path of gcc's libasan, or None where it is not installed."""
-    try:
-        path = subprocess.run(["gcc", "-print-file-name=libasan.so"], capture_output=True, text=True).stdout.strip()
-    except OSError:
-        return None
-    return path if os.path.isabs(path) and os.path.exists(path) else None
+def sanitizer_preload():
+    """LD_PRELOAD for a process that loads a sanitized module: gcc's libasan, and libstdc++ with it
+    (ASan intercepts C++ throws only when libstdc++ is loaded at start-up; Python does not link it,
+    and without it the first exception the module throws aborts). None where libasan is missing."""
+    def gcc_file(compiler, name):
+        try:
+            path = subprocess.run([compiler, f"-print-file-name={name}"], capture_output=True, text=True).stdout.strip()
+        except OSError:
+            return None
+        return path if os.path.isabs(path) and os.path.exists(path) else None
+    libasan, libstdcxx = gcc_file("gcc", "libasan.so"), gcc_file("g++", "libstdc++.so.6")
+    return f"{libasan} {libstdcxx}" if libasan and libstdcxx else None
 
 
 def build(out_dir: str, sanitize: bool = True, jobs: int = 2) -> str:
