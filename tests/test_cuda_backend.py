@@ -383,3 +383,17 @@ def test_bench_gpu_quick_writes_the_table_and_json(tmp_path):
     assert [r["op"] for r in d["rows"]] == ["lstm", "gru"]
     for r in d["rows"]:
         assert {"op", "N", "T", "D", "H", "pyrnn_ms", "cudnn_ms"} <= set(r) and r["pyrnn_ms"] > 0
+
+
+def test_arrays_on_two_gpus_are_rejected_naming_the_argument():
+    """The backend's device check (no GPU needed: stand-ins carry only `.device.id`)."""
+    import types
+
+    from pyrnn.backends import cuda as cuda_backend
+
+    def on(i):
+        return types.SimpleNamespace(device=types.SimpleNamespace(id=i))
+    with pytest.raises(ValueError, match=r"^h0: on GPU 1, but xs is on GPU 0; all arrays of one call must be on one "
+                                         r"device$"):
+        cuda_backend._device(xs=on(0), Wx=on(0), b=None, h0=on(1))
+    assert cuda_backend._device(xs=on(2), b=None) == 2
