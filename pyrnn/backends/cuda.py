@@ -1,6 +1,7 @@
 """The CUDA backend (pyrnn._cuda) for CuPy arrays: whole-sequence tanh RNN, LSTM and GRU (both
 reset variants), forward and backward, float32 and float64, on cuBLAS GEMMs and fused per-step
-kernels (kernels/). The other ops of the contract run on the reference (the dispatcher's rule).
+kernels (kernels/). The other ops of the contract go to the next CuPy backend (numba-cuda, else the
+reference: the dispatcher's rule).
 
 This module owns every GPU buffer: outputs and workspaces are CuPy arrays (CuPy's memory pool),
 allocated on the inputs' device, and the kernels get their raw pointers, the device and CuPy's
