@@ -125,6 +125,9 @@ def _out_dir(text):
     return text
 
 
+_CPU_JSON = "benchmarks/results/cpu.json"
+
+
 def _cmd_bench(args) -> int:
     _tune_malloc()
     import numpy as np
@@ -134,6 +137,11 @@ def _cmd_bench(args) -> int:
     if args.attention:
         from . import bench_attention
         return bench_attention.cli(args)
+    if args.gpu:
+        from . import bench_gpu
+        if args.json == _CPU_JSON:  # bare --json: the GPU bench's own default path
+            args.json = None
+        return bench_gpu.cli(args)
     shapes = args.shape or (bench.QUICK_SHAPES if args.quick else bench.SHAPES)
     print(f"pyrnn bench: median ms per call, ratios = other / pyrnn (>1: pyrnn faster), "
           f"% GEMM = time of one GEMM with the same multiply-adds / pyrnn time, "
@@ -189,7 +197,10 @@ def main(argv=None) -> int:
     pb.add_argument("--backend", type=_backend_name, help="time this backend as pyrnn (e.g. numba); default: the automatic choice")
     pb.add_argument("--attention", action="store_true",
                     help="time attention instead: TimeAttention vs the book's per-step NumPy, SDPA vs PyTorch")
-    pb.add_argument("--json", nargs="?", const="benchmarks/results/cpu.json", metavar="PATH",
+    pb.add_argument("--gpu", action="store_true",
+                    help="time pyrnn on CuPy arrays (the CUDA backend) against PyTorch's cuDNN LSTM/GRU, "
+                         "fwd+bwd float32; writes benchmarks/results/gpu-<device>.json")
+    pb.add_argument("--json", nargs="?", const=_CPU_JSON, metavar="PATH",
                     help="also write the rows as JSON (default benchmarks/results/cpu.json)")
     pb.set_defaults(func=_cmd_bench)
 

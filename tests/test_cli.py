@@ -1,5 +1,6 @@
 """The `pyrnn` command: info and gradcheck, run as a user would."""
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -9,10 +10,10 @@ import numpy as np
 import pyrnn
 
 
-def run(*args):
+def run(*args, env=None):
     # cwd elsewhere: `python -m` puts cwd on sys.path, and the source tree has no compiled modules
     return subprocess.run([sys.executable, "-m", "pyrnn", *args], capture_output=True, text=True,
-                          cwd=tempfile.gettempdir())
+                          cwd=tempfile.gettempdir(), env=env)
 
 
 def test_info_lists_every_backend_with_a_reason():
@@ -56,6 +57,17 @@ def test_bench_quick_smoke(tmp_path):
     forced = run("bench", "--quick", "--no-torch", "--no-reference", "--op", "gru", "--backend", "reference")
     assert forced.returncode == 0, forced.stderr
     assert "gru  fwd+bwd" in forced.stdout and " reference " in forced.stdout
+
+
+def test_bench_gpu_without_a_usable_gpu_says_why(tmp_path):
+    """`pyrnn bench --gpu` with no GPU visible (CUDA_VISIBLE_DEVICES empty hides any there is): exit
+    status 2, the reason on stderr, no JSON written. The GPU run itself is in tests/test_cuda_backend.py."""
+    out_json = tmp_path / "gpu.json"
+    out = run("bench", "--gpu", "--quick", "--json", str(out_json), env={**os.environ, "CUDA_VISIBLE_DEVICES": ""})
+    assert out.returncode == 2, out.stdout + out.stderr
+    assert "pyrnn bench --gpu: no GPU to benchmark on: " in out.stderr
+    assert any(why in out.stderr for why in ("CuPy is not installed", "no GPU visible", "unusable")), out.stderr
+    assert not out_json.exists()
 
 
 def test_demo_date_smoke(tmp_path):

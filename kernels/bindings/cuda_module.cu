@@ -1,12 +1,38 @@
 // pyrnn._cuda: pybind11 bindings for the CUDA kernels in kernels/include/pyrnn_cuda.
-// Every CUDA call is checked; failures become Python exceptions naming the call.
+//
+// Thin on purpose: the caller (pyrnn/backends/cuda.py) owns every buffer. It allocates outputs and
+// workspaces with CuPy (so CuPy's memory pool serves them), checks shapes, dtypes and devices, and
+// passes raw device pointers as integers (0 = an absent optional array), the sizes, the device and
+// the stream (CuPy's current stream) here. The kernels only queue work on that stream; nothing here
+// synchronizes. The GIL is released while they queue.
+//
+// Every CUDA and cuBLAS call is checked; a failure raises pyrnn._cuda.CudaError (a RuntimeError)
+// naming the call and its status.
 #include <pybind11/pybind11.h>
 
+#include <cublas_v2.h>
 #include <cuda_runtime.h>
 
+#include <cstdint>
+#include <string>
+
 #include "pyrnn/build_info.hpp"
+#include "pyrnn_cuda/check.cuh"
+#include "pyrnn_cuda/gru.cuh"
+#include "pyrnn_cuda/lstm.cuh"
+#include "pyrnn_cuda/rnn.cuh"
+#include "pyrnn_cuda/session.cuh"
+
+#ifndef PYRNN_CUBLAS_FROM
+#define PYRNN_CUBLAS_FROM "unknown"
+#endif
+#ifndef PYRNN_CUDA_ARCHS
+#define PYRNN_CUDA_ARCHS "unknown"
+#endif
 
 namespace py = pybind11;
+using pyrnn_cuda::idx;
+using ptr_t = std::uintptr_t;
 
 namespace {
 
@@ -38,17 +64,153 @@ py::dict device_info() {
   return d;
 }
 
+std::string version_string(int v) {  // major * 10000 + minor * 100 + patch -> "major.minor.patch"
+  return std::to_string(v / 10000) + "." + std::to_string((v / 100) % 100) + "." + std::to_string(v % 100);
+}
+
+py::dict build_info() {
+  py::dict d;
+  d["version"] = PYRNN_VERSION;
+  d["host_compiler"] = pyrnn::compiler_string();
+  d["cuda_version"] = std::to_string(CUDART_VERSION / 1000) + "." + std::to_string((CUDART_VERSION % 1000) / 10);
+  d["cuda_archs"] = PYRNN_CUDA_ARCHS;
+  d["cublas_version"] = version_string(CUBLAS_VERSION);  // the headers compiled against
+  d["cublas_from"] = PYRNN_CUBLAS_FROM;                    // the CUDA toolkit or the nvidia-cublas wheel
+  d["cublas_runtime_version"] = version_string(pyrnn_cuda::cublas_runtime_version());  // the library loaded
+  return d;
+}
+
+template <typename T>
+T* p(ptr_t a) {
+  return reinterpret_cast<T*>(a);
+}
+
+// The dtype names the template: "float32" -> float, "float64" -> double.
+template <typename F>
+void by_dtype(const std::string& dtype, F&& f) {
+  if (dtype == "float32")
+    f(float{});
+  else if (dtype == "float64")
+    f(double{});
+  else
+    throw py::value_error("pyrnn._cuda: dtype must be 'float32' or 'float64', got '" + dtype + "'");
+}
+
+void check_dims(idx N, idx Tn, idx D, idx H) {
+  if (N < 0 || Tn < 0 || D < 0 || H < 1)
+    throw py::value_error("pyrnn._cuda: expected N, T, D >= 0 and H >= 1, got N=" + std::to_string(N) +
+                          " T=" + std::to_string(Tn) + " D=" + std::to_string(D) + " H=" + std::to_string(H));
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_cuda, m) {
-  m.doc() = "pyrnn CUDA kernels";
+  m.doc() = "pyrnn CUDA kernels (internal: called by pyrnn.backends.cuda with CuPy-allocated buffers)";
+  py::register_exception<pyrnn_cuda::CudaError>(m, "CudaError", PyExc_RuntimeError);
   m.def("device_info", &device_info,
         "CUDA runtime/driver versions, visible device count and names, or the error that hid them.");
-  m.def("build_info", [] {
-    py::dict d;
-    d["version"] = PYRNN_VERSION;
-    d["host_compiler"] = pyrnn::compiler_string();
-    d["cuda_version"] = std::to_string(CUDART_VERSION / 1000) + "." + std::to_string((CUDART_VERSION % 1000) / 10);
-    return d;
-  });
+  m.def("build_info", &build_info, "Version, compilers, CUDA and cuBLAS versions this module was built with.");
+
+  using py::arg;
+  const auto nogil = py::call_guard<py::gil_scoped_release>();
+
+  m.def(
+      "rnn_forward",
+      [](const std::string& dtype, idx N, idx Tn, idx D, idx H, ptr_t xs, ptr_t Wx, ptr_t Wh, ptr_t b, ptr_t h0,
+         ptr_t hs, ptr_t hT, int device, ptr_t stream) {
+        check_dims(N, Tn, D, H);
+        by_dtype(dtype, [&](auto v) {
+          using T = decltype(v);
+          pyrnn_cuda::Session s(device, stream);
+          pyrnn_cuda::rnn_forward<T>(s, N, Tn, D, H, p<T>(xs), p<T>(Wx), p<T>(Wh), p<T>(b), p<T>(h0), p<T>(hs),
+                                     p<T>(hT));
+        });
+      },
+      arg("dtype"), arg("N"), arg("T"), arg("D"), arg("H"), arg("xs"), arg("Wx"), arg("Wh"), arg("b"), arg("h0"),
+      arg("hs"), arg("hT"), arg("device"), arg("stream"), nogil);
+
+  m.def(
+      "rnn_backward",
+      [](const std::string& dtype, idx N, idx Tn, idx D, idx H, ptr_t xs, ptr_t Wx, ptr_t Wh, ptr_t h0, ptr_t hs,
+         ptr_t dhs, ptr_t dhT, ptr_t dxs, ptr_t dWx, ptr_t dWh, ptr_t db, ptr_t dh0, ptr_t dA, ptr_t hprev,
+         int device, ptr_t stream) {
+        check_dims(N, Tn, D, H);
+        by_dtype(dtype, [&](auto v) {
+          using T = decltype(v);
+          pyrnn_cuda::Session s(device, stream);
+          pyrnn_cuda::rnn_backward<T>(s, N, Tn, D, H, p<T>(xs), p<T>(Wx), p<T>(Wh), p<T>(h0), p<T>(hs), p<T>(dhs),
+                                      p<T>(dhT), p<T>(dxs), p<T>(dWx), p<T>(dWh), p<T>(db), p<T>(dh0), p<T>(dA),
+                                      p<T>(hprev));
+        });
+      },
+      arg("dtype"), arg("N"), arg("T"), arg("D"), arg("H"), arg("xs"), arg("Wx"), arg("Wh"), arg("h0"), arg("hs"),
+      arg("dhs"), arg("dhT"), arg("dxs"), arg("dWx"), arg("dWh"), arg("db"), arg("dh0"), arg("dA"), arg("hprev"),
+      arg("device"), arg("stream"), nogil);
+
+  m.def(
+      "lstm_forward",
+      [](const std::string& dtype, idx N, idx Tn, idx D, idx H, ptr_t xs, ptr_t Wx, ptr_t Wh, ptr_t b, ptr_t h0,
+         ptr_t c0, ptr_t hs, ptr_t hT, ptr_t cT, ptr_t gates, ptr_t cs, int device, ptr_t stream) {
+        check_dims(N, Tn, D, H);
+        by_dtype(dtype, [&](auto v) {
+          using T = decltype(v);
+          pyrnn_cuda::Session s(device, stream);
+          pyrnn_cuda::lstm_forward<T>(s, N, Tn, D, H, p<T>(xs), p<T>(Wx), p<T>(Wh), p<T>(b), p<T>(h0), p<T>(c0),
+                                      p<T>(hs), p<T>(hT), p<T>(cT), p<T>(gates), p<T>(cs));
+        });
+      },
+      arg("dtype"), arg("N"), arg("T"), arg("D"), arg("H"), arg("xs"), arg("Wx"), arg("Wh"), arg("b"), arg("h0"),
+      arg("c0"), arg("hs"), arg("hT"), arg("cT"), arg("gates"), arg("cs"), arg("device"), arg("stream"), nogil);
+
+  m.def(
+      "lstm_backward",
+      [](const std::string& dtype, idx N, idx Tn, idx D, idx H, ptr_t xs, ptr_t Wx, ptr_t Wh, ptr_t h0, ptr_t c0,
+         ptr_t hs, ptr_t cs, ptr_t gates, ptr_t dhs, ptr_t dhT, ptr_t dcT, ptr_t dxs, ptr_t dWx, ptr_t dWh, ptr_t db,
+         ptr_t dh0, ptr_t dc0, ptr_t dA, ptr_t hprev, int device, ptr_t stream) {
+        check_dims(N, Tn, D, H);
+        by_dtype(dtype, [&](auto v) {
+          using T = decltype(v);
+          pyrnn_cuda::Session s(device, stream);
+          pyrnn_cuda::lstm_backward<T>(s, N, Tn, D, H, p<T>(xs), p<T>(Wx), p<T>(Wh), p<T>(h0), p<T>(c0), p<T>(hs),
+                                       p<T>(cs), p<T>(gates), p<T>(dhs), p<T>(dhT), p<T>(dcT), p<T>(dxs), p<T>(dWx),
+                                       p<T>(dWh), p<T>(db), p<T>(dh0), p<T>(dc0), p<T>(dA), p<T>(hprev));
+        });
+      },
+      arg("dtype"), arg("N"), arg("T"), arg("D"), arg("H"), arg("xs"), arg("Wx"), arg("Wh"), arg("h0"), arg("c0"),
+      arg("hs"), arg("cs"), arg("gates"), arg("dhs"), arg("dhT"), arg("dcT"), arg("dxs"), arg("dWx"), arg("dWh"),
+      arg("db"), arg("dh0"), arg("dc0"), arg("dA"), arg("hprev"), arg("device"), arg("stream"), nogil);
+
+  m.def(
+      "gru_forward",
+      [](const std::string& dtype, idx N, idx Tn, idx D, idx H, bool reset_after, ptr_t xs, ptr_t Wx, ptr_t Wh,
+         ptr_t b, ptr_t h0, ptr_t hs, ptr_t hT, ptr_t gates, ptr_t extra, ptr_t scratch, int device, ptr_t stream) {
+        check_dims(N, Tn, D, H);
+        by_dtype(dtype, [&](auto v) {
+          using T = decltype(v);
+          pyrnn_cuda::Session s(device, stream);
+          pyrnn_cuda::gru_forward<T>(s, N, Tn, D, H, reset_after, p<T>(xs), p<T>(Wx), p<T>(Wh), p<T>(b), p<T>(h0),
+                                     p<T>(hs), p<T>(hT), p<T>(gates), p<T>(extra), p<T>(scratch));
+        });
+      },
+      arg("dtype"), arg("N"), arg("T"), arg("D"), arg("H"), arg("reset_after"), arg("xs"), arg("Wx"), arg("Wh"),
+      arg("b"), arg("h0"), arg("hs"), arg("hT"), arg("gates"), arg("extra"), arg("scratch"), arg("device"),
+      arg("stream"), nogil);
+
+  m.def(
+      "gru_backward",
+      [](const std::string& dtype, idx N, idx Tn, idx D, idx H, bool reset_after, ptr_t xs, ptr_t Wx, ptr_t Wh,
+         ptr_t h0, ptr_t hs, ptr_t gates, ptr_t extra, ptr_t dhs, ptr_t dhT, ptr_t dxs, ptr_t dWx, ptr_t dWh, ptr_t db,
+         ptr_t dh0, ptr_t dAx, ptr_t dAh, ptr_t drh, ptr_t hprev, int device, ptr_t stream) {
+        check_dims(N, Tn, D, H);
+        by_dtype(dtype, [&](auto v) {
+          using T = decltype(v);
+          pyrnn_cuda::Session s(device, stream);
+          pyrnn_cuda::gru_backward<T>(s, N, Tn, D, H, reset_after, p<T>(xs), p<T>(Wx), p<T>(Wh), p<T>(h0), p<T>(hs),
+                                      p<T>(gates), p<T>(extra), p<T>(dhs), p<T>(dhT), p<T>(dxs), p<T>(dWx),
+                                      p<T>(dWh), p<T>(db), p<T>(dh0), p<T>(dAx), p<T>(dAh), p<T>(drh), p<T>(hprev));
+        });
+      },
+      arg("dtype"), arg("N"), arg("T"), arg("D"), arg("H"), arg("reset_after"), arg("xs"), arg("Wx"), arg("Wh"),
+      arg("h0"), arg("hs"), arg("gates"), arg("extra"), arg("dhs"), arg("dhT"), arg("dxs"), arg("dWx"), arg("dWh"),
+      arg("db"), arg("dh0"), arg("dAx"), arg("dAh"), arg("drh"), arg("hprev"), arg("device"), arg("stream"), nogil);
 }

@@ -1,6 +1,24 @@
-"""The CUDA backend (pyrnn._cuda) for CuPy arrays. Its kernels land with the CUDA issue;
-until then the module builds where a toolkit exists and reports the GPU it sees."""
+"""The CUDA backend (pyrnn._cuda) for CuPy arrays: whole-sequence tanh RNN, LSTM and GRU (both
+reset variants), forward and backward, float32 and float64, on cuBLAS GEMMs and fused per-step
+kernels (kernels/). The other ops of the contract go to the next CuPy backend (numba-cuda, else the
+reference: the dispatcher's rule).
+
+This module owns every GPU buffer: outputs and workspaces are CuPy arrays (CuPy's memory pool),
+allocated on the inputs' device, and the kernels get their raw pointers, the device and CuPy's
+current stream for that device. They only queue work on that stream (no synchronization), so a
+result is ready for whatever the caller queues next on the same stream, as with any CuPy op.
+
+Arguments arrive validated by `pyrnn.ops` (shapes, one float dtype, CuPy). Here they are made
+C-contiguous (copied only when they are not already) and checked to share one device.
+
+``saved`` payloads are tuples; like the reference they keep references to the caller's xs, Wx,
+Wh, h0 and c0 (no copies) and to the outputs.
+"""
+from __future__ import annotations
+
+import ctypes
 import importlib.util
+import os
 
 from pyrnn._arrays import cupy_module
 from pyrnn.backends import BackendUnavailable
@@ -8,20 +26,199 @@ from pyrnn.backends import BackendUnavailable
 ARRAYS = {"cupy"}
 NAME = "cuda"
 
+
+def _preload_cublas():
+    """Load libcublas.so.13 from the nvidia-cublas wheel wherever `nvidia` imports from (the
+    extension's RPATH covers only a wheel in pyrnn's own site-packages). True when loaded."""
+    spec = importlib.util.find_spec("nvidia")
+    for d in (spec.submodule_search_locations if spec else None) or ():
+        lib = os.path.join(d, "cu13", "lib", "libcublas.so.13")
+        if os.path.isfile(lib):
+            ctypes.CDLL(lib, mode=ctypes.RTLD_GLOBAL)  # its RPATH ($ORIGIN) finds libcublasLt next to it
+            return True
+    return False
+
+
 try:
     from pyrnn import _cuda
-except ImportError as e:  # built without a CUDA toolkit, or the CUDA runtime failed to load
+    _import_error = None
+except ImportError as e:  # built without a CUDA toolkit, or cuBLAS not found at load time
     _cuda, _import_error = None, e
+    if "libcublas" in str(e):
+        try:
+            if _preload_cublas():
+                from pyrnn import _cuda
+        except (ImportError, OSError) as e2:
+            _import_error = e2
+
+cp = cupy_module()
 
 
 def probe():
     if _cuda is None:
         if importlib.util.find_spec("pyrnn._cuda") is None:
             raise BackendUnavailable("pyrnn._cuda not built (no CUDA toolkit at build time, or PYRNN_CUDA=OFF)")
-        raise BackendUnavailable(f"pyrnn._cuda failed to load: {_import_error}")
+        hint = " (pip install 'nvidia-cublas>=13,<14', or pyrnn[cuda])" if "libcublas" in str(_import_error) else ""
+        raise BackendUnavailable(f"pyrnn._cuda failed to load: {_import_error}{hint}")
+    if not hasattr(_cuda, "lstm_forward"):
+        raise BackendUnavailable("pyrnn._cuda is an old build without kernels; reinstall pyrnn")
     dev = _cuda.device_info()
     if dev["device_count"] == 0:
         raise BackendUnavailable(f"no GPU visible ({dev.get('error', 'cudaGetDeviceCount returned 0')})")
-    if cupy_module() is None:
+    if cp is None:
         raise BackendUnavailable("CuPy not installed (pip install 'pyrnn[cuda]')")
-    raise BackendUnavailable(f"pyrnn._cuda built, GPU {dev['devices'][0]} visible, kernels not implemented yet")
+
+
+def describe():
+    b, d = _cuda.build_info(), _cuda.device_info()
+    return (f"CUDA kernels on {', '.join(d['devices'])} (built with CUDA {b['cuda_version']} for arch "
+            f"{b['cuda_archs']}; cuBLAS {b['cublas_runtime_version']} from {b['cublas_from']})")
+
+
+# ---- helpers ---------------------------------------------------------------------------------------
+
+def _c(a):
+    """a as a C-contiguous CuPy array (None passes); copies only when it is not one already."""
+    return None if a is None else cp.ascontiguousarray(a)
+
+
+def _p(a):
+    """The device pointer of a (0 for None: an absent optional array)."""
+    return 0 if a is None else a.data.ptr
+
+
+def _device(**arrays):
+    """The one device all given arrays live on (ValueError naming the odd one out)."""
+    first, dev = None, None
+    for name, a in arrays.items():
+        if a is None:
+            continue
+        if dev is None:
+            first, dev = name, a.device.id
+        elif a.device.id != dev:
+            raise ValueError(f"{name}: on GPU {a.device.id}, but {first} is on GPU {dev}; "
+                             f"all arrays of one call must be on one device")
+    return dev
+
+
+def _stream():
+    """CuPy's current stream on the current device, as the integer the kernels take."""
+    return cp.cuda.get_current_stream().ptr
+
+
+def _dims(xs, Wh):
+    N, T, D = xs.shape
+    return N, T, D, Wh.shape[0]
+
+
+# ---- tanh RNN ------------------------------------------------------------------------------------
+# Each op runs with the inputs' device current: CuPy allocates there, and its current stream there
+# is the one the kernels queue on.
+
+def rnn_forward(xs, Wx, Wh, b, h0, train):
+    dev = _device(xs=xs, Wx=Wx, Wh=Wh, b=b, h0=h0)
+    with cp.cuda.Device(dev):
+        xs, Wx, Wh, b, h0 = _c(xs), _c(Wx), _c(Wh), _c(b), _c(h0)
+        N, T, D, H = _dims(xs, Wh)
+        hs, hT = cp.empty((N, T, H), xs.dtype), cp.empty((N, H), xs.dtype)
+        _cuda.rnn_forward(dtype=xs.dtype.name, N=N, T=T, D=D, H=H, xs=_p(xs), Wx=_p(Wx), Wh=_p(Wh), b=_p(b),
+                          h0=_p(h0), hs=_p(hs), hT=_p(hT), device=dev, stream=_stream())
+    saved = (xs, Wx, Wh, h0, hs, b is not None) if train else None
+    return hs, hT, saved
+
+
+def rnn_backward(dhs, dhT, saved):
+    xs, Wx, Wh, h0, hs, has_bias = saved
+    dev = _device(xs=xs, dhs=dhs, dhT=dhT)
+    with cp.cuda.Device(dev):
+        dhs, dhT = _c(dhs), _c(dhT)
+        N, T, D, H = _dims(xs, Wh)
+        dt = xs.dtype
+        dxs, dWx, dWh = cp.empty((N, T, D), dt), cp.empty((D, H), dt), cp.empty((H, H), dt)
+        db = cp.empty((H,), dt) if has_bias else None
+        dh0 = cp.empty((N, H), dt)
+        dA, hprev = cp.empty((N, T, H), dt), cp.empty((N, T, H), dt)  # workspace
+        _cuda.rnn_backward(dtype=dt.name, N=N, T=T, D=D, H=H, xs=_p(xs), Wx=_p(Wx), Wh=_p(Wh), h0=_p(h0),
+                           hs=_p(hs), dhs=_p(dhs), dhT=_p(dhT), dxs=_p(dxs), dWx=_p(dWx), dWh=_p(dWh), db=_p(db),
+                           dh0=_p(dh0), dA=_p(dA), hprev=_p(hprev), device=dev, stream=_stream())
+    return dxs, dWx, dWh, db, dh0
+
+
+# ---- LSTM ----------------------------------------------------------------------------------------
+
+def lstm_forward(xs, Wx, Wh, b, h0, c0, train):
+    dev = _device(xs=xs, Wx=Wx, Wh=Wh, b=b, h0=h0, c0=c0)
+    with cp.cuda.Device(dev):
+        xs, Wx, Wh, b, h0, c0 = _c(xs), _c(Wx), _c(Wh), _c(b), _c(h0), _c(c0)
+        N, T, D, H = _dims(xs, Wh)
+        dt = xs.dtype
+        hs, hT, cT = cp.empty((N, T, H), dt), cp.empty((N, H), dt), cp.empty((N, H), dt)
+        # training keeps the activated gates and the cell states; inference needs the gate buffer
+        # only as workspace (the input projections of all steps) and keeps no cell-state history
+        gates = cp.empty((N, T, 4 * H), dt)
+        cs = cp.empty((N, T, H), dt) if train else None
+        _cuda.lstm_forward(dtype=dt.name, N=N, T=T, D=D, H=H, xs=_p(xs), Wx=_p(Wx), Wh=_p(Wh), b=_p(b), h0=_p(h0),
+                           c0=_p(c0), hs=_p(hs), hT=_p(hT), cT=_p(cT), gates=_p(gates), cs=_p(cs), device=dev,
+                           stream=_stream())
+    saved = (xs, Wx, Wh, h0, c0, hs, cs, gates, b is not None) if train else None
+    return hs, hT, cT, saved
+
+
+def lstm_backward(dhs, dhT, dcT, saved):
+    xs, Wx, Wh, h0, c0, hs, cs, gates, has_bias = saved
+    dev = _device(xs=xs, dhs=dhs, dhT=dhT, dcT=dcT)
+    with cp.cuda.Device(dev):
+        dhs, dhT, dcT = _c(dhs), _c(dhT), _c(dcT)
+        N, T, D, H = _dims(xs, Wh)
+        dt = xs.dtype
+        dxs, dWx, dWh = cp.empty((N, T, D), dt), cp.empty((D, 4 * H), dt), cp.empty((H, 4 * H), dt)
+        db = cp.empty((4 * H,), dt) if has_bias else None
+        dh0, dc0 = cp.empty((N, H), dt), cp.empty((N, H), dt)
+        dA, hprev = cp.empty((N, T, 4 * H), dt), cp.empty((N, T, H), dt)  # workspace
+        _cuda.lstm_backward(dtype=dt.name, N=N, T=T, D=D, H=H, xs=_p(xs), Wx=_p(Wx), Wh=_p(Wh), h0=_p(h0),
+                            c0=_p(c0), hs=_p(hs), cs=_p(cs), gates=_p(gates), dhs=_p(dhs), dhT=_p(dhT), dcT=_p(dcT),
+                            dxs=_p(dxs), dWx=_p(dWx), dWh=_p(dWh), db=_p(db), dh0=_p(dh0), dc0=_p(dc0), dA=_p(dA),
+                            hprev=_p(hprev), device=dev, stream=_stream())
+    return dxs, dWx, dWh, db, dh0, dc0
+
+
+# ---- GRU -----------------------------------------------------------------------------------------
+
+def gru_forward(xs, Wx, Wh, b, h0, reset_after, train):
+    dev = _device(xs=xs, Wx=Wx, Wh=Wh, b=b, h0=h0)
+    with cp.cuda.Device(dev):
+        xs, Wx, Wh, b, h0 = _c(xs), _c(Wx), _c(Wh), _c(b), _c(h0)
+        N, T, D, H = _dims(xs, Wh)
+        dt = xs.dtype
+        hs, hT = cp.empty((N, T, H), dt), cp.empty((N, H), dt)
+        gates = cp.empty((N, T, 3 * H), dt)
+        extra = cp.empty((N, T, H), dt) if train else None
+        # per-step scratch: h_{t-1} Wh (reset_after), or r * h_{t-1} when inference keeps no `extra`
+        scratch = cp.empty((N, 3 * H), dt) if reset_after else None if train else cp.empty((N, H), dt)
+        _cuda.gru_forward(dtype=dt.name, N=N, T=T, D=D, H=H, reset_after=bool(reset_after), xs=_p(xs), Wx=_p(Wx),
+                          Wh=_p(Wh), b=_p(b), h0=_p(h0), hs=_p(hs), hT=_p(hT), gates=_p(gates), extra=_p(extra),
+                          scratch=_p(scratch), device=dev, stream=_stream())
+    saved = (xs, Wx, Wh, h0, hs, gates, extra, bool(reset_after), b is not None) if train else None
+    return hs, hT, saved
+
+
+def gru_backward(dhs, dhT, saved):
+    xs, Wx, Wh, h0, hs, gates, extra, reset_after, has_bias = saved
+    dev = _device(xs=xs, dhs=dhs, dhT=dhT)
+    with cp.cuda.Device(dev):
+        dhs, dhT = _c(dhs), _c(dhT)
+        N, T, D, H = _dims(xs, Wh)
+        G, dt = 3 * H, xs.dtype
+        dxs, dWx, dWh = cp.empty((N, T, D), dt), cp.empty((D, G), dt), cp.empty((H, G), dt)
+        db = cp.empty((2, G) if reset_after else (G,), dt) if has_bias else None
+        dh0 = cp.empty((N, H), dt)
+        # workspace: gradients of x Wx + b_in (dAx) and, reset_after, of h Wh + b_rec (dAh);
+        # reset_before needs the gradient of r * h_{t-1} of one step (drh)
+        dAx, hprev = cp.empty((N, T, G), dt), cp.empty((N, T, H), dt)
+        dAh = cp.empty((N, T, G), dt) if reset_after else None
+        drh = None if reset_after else cp.empty((N, H), dt)
+        _cuda.gru_backward(dtype=dt.name, N=N, T=T, D=D, H=H, reset_after=reset_after, xs=_p(xs), Wx=_p(Wx),
+                           Wh=_p(Wh), h0=_p(h0), hs=_p(hs), gates=_p(gates), extra=_p(extra), dhs=_p(dhs),
+                           dhT=_p(dhT), dxs=_p(dxs), dWx=_p(dWx), dWh=_p(dWh), db=_p(db), dh0=_p(dh0), dAx=_p(dAx),
+                           dAh=_p(dAh), drh=_p(drh), hprev=_p(hprev), device=dev, stream=_stream())
+    return dxs, dWx, dWh, db, dh0

@@ -1,0 +1,112 @@
+"""The CUDA backend's cases on the host emulator (kernels/emulator), run by test_cuda_emulated.py.
+
+pyrnn/backends/cuda.py drives an emulated pyrnn._cuda: the real kernel sources (kernels/src,
+kernels/bindings) compiled by g++ against kernels/emulator's stand-ins for the CUDA runtime and
+cuBLAS, on NumPy arrays in host memory (CuPy's few calls there are replaced by NumPy's). What this
+checks: every kernel's indexing, strides and math, the row-major-to-cuBLAS mapping (transposes,
+leading dimensions, the documented cuBLAS argument checks), workspace sizes and the buffers the
+Python side allocates, against the NumPy reference, with AddressSanitizer watching every access.
+What it cannot check: real GPU execution (concurrency between threads, streams, cuBLAS's own
+rounding); tests/test_cuda_backend.py does that on a GPU.
+
+Run as a script (in a process started with LD_PRELOAD=kernels/emulator/build.py sanitizer_preload()
+when the module is sanitized):
+``python tests/cuda_emulated_cases.py MODULE_PATH`` prints one JSON line per case:
+[case id, error message or null]. Tolerances as tests/test_backend_vs_reference.py.
+"""
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import itertools
+import json
+import sys
+import types
+
+import numpy as np
+
+from test_backend_vs_reference import OPS, SHAPES, VARIANTS, assert_close, make_case, names
+
+DTYPES = {"f32": np.float32, "f64": np.float64}
+# beyond the CPU suite's shapes: several thread blocks per step and column-sum blocks, and the
+# empty and D = 0 corners (no step, no batch row, no input features)
+EXTRA_SHAPES = [(24, 30, 40, 130), (0, 3, 4, 5), (2, 0, 4, 5), (0, 0, 4, 5), (3, 4, 0, 5)]
+
+
+def case_ids():
+    ids = [f"{op}/{'x'.join(map(str, s))}/{''.join(str(int(f)) for f in v)}/{dt}"
+           for op, s, v, dt in itertools.product(OPS, SHAPES + EXTRA_SHAPES, VARIANTS, DTYPES)]
+    ids += [f"{op}/inference/{dt}" for op, dt in itertools.product(OPS, DTYPES)]
+    return ids
+
+
+def install(module_path):
+    """pyrnn.backends.cuda on the emulated module, NumPy arrays standing in for CuPy's."""
+    import pyrnn.backends.cuda as cuda_backend
+
+    spec = importlib.util.spec_from_file_location("_cuda", module_path)
+    emulated = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(emulated)
+    fake_cupy = types.SimpleNamespace(
+        empty=np.empty, ascontiguousarray=np.ascontiguousarray,
+        cuda=types.SimpleNamespace(Device=lambda device: contextlib.nullcontext(),
+                                   get_current_stream=lambda: types.SimpleNamespace(ptr=0)))
+    cuda_backend._cuda, cuda_backend.cp = emulated, fake_cupy
+    cuda_backend._p = lambda a: 0 if a is None else a.ctypes.data  # host memory is the "device" memory
+    cuda_backend._device = lambda **arrays: 0
+    return cuda_backend
+
+
+def run(api, op, c, train=True, grads_in=True):
+    """Forward (and backward) of the contract's functions in `api`: (forward outputs, gradients)."""
+    dhT, dcT = (c["dhT"], c["dcT"]) if grads_in else (None, None)
+    if op == "lstm":
+        *fwd, saved = api.lstm_forward(c["xs"], c["Wx"], c["Wh"], c["b"], c["h0"], c["c0"], train)
+        grads = api.lstm_backward(c["dhs"], dhT, dcT, saved) if train else None
+    elif op == "rnn":
+        *fwd, saved = api.rnn_forward(c["xs"], c["Wx"], c["Wh"], c["b"], c["h0"], train)
+        grads = api.rnn_backward(c["dhs"], dhT, saved) if train else None
+    else:
+        *fwd, saved = api.gru_forward(c["xs"], c["Wx"], c["Wh"], c["b"], c["h0"], c["reset_after"], train)
+        grads = api.gru_backward(c["dhs"], dhT, saved) if train else None
+    if not train:
+        assert saved is None, "train=False must save nothing"
+    return list(fwd), None if grads is None else list(grads)
+
+
+def check(backend, case_id):
+    from pyrnn import reference
+
+    op, what, *rest = case_id.split("/")
+    dtype = DTYPES[rest[-1]]
+    if what == "inference":
+        c = make_case(op, (3, 7, 13, 9), dtype)
+        fwd, _ = run(backend, op, c, train=False)
+        tfwd, _ = run(backend, op, c, train=True)
+        rfwd, _ = run(reference, op, c, train=False)
+        for name, got, want, tr in zip(names(op, "fwd"), fwd, rfwd, tfwd):
+            assert_close(got, want, dtype, f"{op} {name} (train=False)")
+            np.testing.assert_array_equal(got, tr, err_msg=f"{op} {name}: train=False differs from train=True")
+        return
+    shape = tuple(int(v) for v in what.split("x"))
+    bias, state, grads_in = (f == "1" for f in rest[0])
+    c = make_case(op, shape, dtype, bias=bias, state=state)
+    fwd, grads = run(backend, op, c, grads_in=grads_in)
+    rfwd, rgrads = run(reference, op, c, grads_in=grads_in)
+    for name, got, want in zip(names(op, "fwd") + names(op, "grad"), fwd + grads, rfwd + rgrads):
+        assert_close(got, want, dtype, f"{op} {name}")
+
+
+def main(module_path):
+    backend = install(module_path)
+    for case_id in case_ids():
+        try:
+            check(backend, case_id)
+            err = None
+        except Exception as e:  # reported per case; the test fails that case with this message
+            err = f"{type(e).__name__}: {e}"
+        print(json.dumps([case_id, err]), flush=True)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])

@@ -1,0 +1,399 @@
+"""The CUDA backend (pyrnn._cuda) against the NumPy reference, on the GPU.
+
+The cases of tests/test_backend_vs_reference.py (same shapes: N=1, T=1, odd sizes, D != H; bias,
+initial states and final-state gradients on and off; float32 and float64), with the backend forced
+to "cuda" on CuPy arrays and the reference run on the same values as NumPy arrays.
+
+Tolerances are that suite's, relative to the largest magnitude of the reference tensor: float32
+1e-5, float64 1e-12. The differences come from cuBLAS's summation order (the GEMMs run in plain
+IEEE float32/float64: no TF32), from the FMA contractions nvcc makes in the fused gate kernels, and
+from CUDA's expf/tanhf (2 ulp at most) against NumPy's; they add up over the T steps and over the
+N*T-row sums of the weight gradients as on the CPU, where 1e-5 left an 8x margin.
+
+Every test here needs a GPU and CuPy and skips only where either is missing (marked `gpu`). The
+checks that need neither (the module is built where nvcc exists, its errors name the call) are
+at the end and run wherever pyrnn._cuda is built.
+"""
+import importlib.util
+import json
+import os
+import shutil
+
+import numpy as np
+import pytest
+
+import pyrnn
+from pyrnn import backends, ops
+from test_backend_vs_reference import OPS, SHAPES, VARIANTS, assert_close, make_case, names
+
+try:
+    import cupy as cp
+    _gpus = cp.cuda.runtime.getDeviceCount()
+except Exception:  # CuPy missing, or no driver/GPU
+    cp, _gpus = None, 0
+
+
+def gpu(test):
+    """Marks a test `gpu` and skips it only where CuPy or a GPU is missing; where both exist, the
+    cuda backend must be usable (a missing or broken build fails instead of skipping)."""
+    return pytest.mark.gpu(pytest.mark.skipif(cp is None or _gpus == 0, reason="needs CuPy and a CUDA GPU")(test))
+
+
+def _cuda_usable():
+    ok, detail = backends.backend_status()["cuda"]
+    assert ok, f"CuPy and a GPU are here, but the cuda backend is unusable: {detail}"
+
+
+def _odd_layout(a, order):
+    """The values of NumPy array a as a CuPy array in Fortran order or as a non-contiguous view."""
+    g = cp.asarray(a)
+    if order == "F":
+        return cp.asfortranarray(g)
+    big = cp.zeros(tuple(2 * s for s in a.shape), a.dtype)
+    view = big[tuple(slice(None, None, 2) for _ in a.shape)]
+    view[...] = g
+    return view
+
+
+def to_gpu(c):
+    return {k: (cp.asarray(v) if isinstance(v, np.ndarray) else v) for k, v in c.items()}
+
+
+def to_host(arrays, what):
+    """CuPy results as NumPy arrays (None passes), after checking they are CuPy arrays."""
+    out = []
+    for a in arrays:
+        if a is not None:
+            assert isinstance(a, cp.ndarray), f"{what}: expected a cupy array, got {type(a).__name__}"
+            a = cp.asnumpy(a)
+        out.append(a)
+    return out
+
+
+def run(op, c, backend="cuda", train=True, grads_in=True):
+    """Forward then backward through pyrnn.ops on `backend` (the arrays in c decide NumPy or CuPy)."""
+    dhT = c["dhT"] if grads_in else None
+    dcT = c["dcT"] if grads_in else None
+    with pyrnn.use_backend(backend):
+        if op == "rnn":
+            hs, hT, saved = ops.rnn_forward(c["xs"], c["Wx"], c["Wh"], c["b"], c["h0"], train=train)
+            fwd = [hs, hT]
+            grads = list(ops.rnn_backward(c["dhs"], dhT, saved)) if train else None
+        elif op == "lstm":
+            hs, hT, cT, saved = ops.lstm_forward(c["xs"], c["Wx"], c["Wh"], c["b"], c["h0"], c["c0"], train=train)
+            fwd = [hs, hT, cT]
+            grads = list(ops.lstm_backward(c["dhs"], dhT, dcT, saved)) if train else None
+        else:
+            hs, hT, saved = ops.gru_forward(c["xs"], c["Wx"], c["Wh"], c["b"], c["h0"], c["reset_after"], train=train)
+            fwd = [hs, hT]
+            grads = list(ops.gru_backward(c["dhs"], dhT, saved)) if train else None
+    return fwd, grads, saved
+
+
+def compare(op, c, dtype, grads_in=True, what=""):
+    """The cuda backend on c's values (moved to the GPU) against the reference on NumPy."""
+    fwd, grads, saved = run(op, to_gpu(c), grads_in=grads_in)
+    assert saved.backend.NAME == "cuda", f"{op} ran on {saved.backend.NAME}, not cuda"
+    rfwd, rgrads, _ = run(op, c, backend="reference", grads_in=grads_in)
+    assert len(grads) == len(rgrads)
+    for name, got, want in zip(names(op, "fwd") + names(op, "grad"), to_host(fwd + grads, op), rfwd + rgrads):
+        assert_close(got, want, dtype, f"cuda {op} {name}{what}")
+
+
+@gpu
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+@pytest.mark.parametrize("shape", SHAPES, ids=lambda s: "N{}T{}D{}H{}".format(*s))
+@pytest.mark.parametrize("variant", VARIANTS, ids=lambda v: "bias{:d}-state{:d}-dhT{:d}".format(*v))
+@pytest.mark.parametrize("op", list(OPS))
+def test_forward_and_backward_match_reference(op, variant, shape, dtype):
+    _cuda_usable()
+    bias, state, grads_in = variant
+    compare(op, make_case(op, shape, dtype, bias=bias, state=state), dtype, grads_in=grads_in)
+
+
+@gpu
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+@pytest.mark.parametrize("op", list(OPS))
+def test_larger_shapes_match_reference(op, dtype):
+    """Past one thread block per step (N*H > 256) and one column-sum block (gates*H > 32), with many
+    rows in the weight-gradient GEMMs and the bias column sums."""
+    _cuda_usable()
+    compare(op, make_case(op, (24, 30, 40, 130), dtype), dtype)
+
+
+@gpu
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+@pytest.mark.parametrize("op", list(OPS))
+def test_inference_mode_saves_nothing_and_matches(op, dtype):
+    _cuda_usable()
+    c = make_case(op, (3, 7, 13, 9), dtype)
+    g = to_gpu(c)
+    fwd, grads, saved = run(op, g, train=False)
+    assert saved is None and grads is None
+    train_fwd, _, _ = run(op, g, train=True)
+    rfwd, _, _ = run(op, c, backend="reference", train=False)
+    for name, got, want, tr in zip(names(op, "fwd"), to_host(fwd, op), rfwd, to_host(train_fwd, op)):
+        assert_close(got, want, dtype, f"cuda {op} {name} (train=False)")
+        np.testing.assert_array_equal(got, tr, err_msg=f"{op} {name}: train=False differs from train=True")
+
+
+@gpu
+@pytest.mark.parametrize("order", ["F", "strided"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+@pytest.mark.parametrize("op", list(OPS))
+def test_non_contiguous_and_fortran_inputs(op, dtype, order):
+    _cuda_usable()
+    c = make_case(op, (4, 6, 11, 5), dtype)
+    odd = {k: _odd_layout(v, order) if isinstance(v, np.ndarray) else v for k, v in c.items()}
+    assert not odd["xs"].flags.c_contiguous
+    before = {k: v.copy() for k, v in odd.items() if isinstance(v, cp.ndarray)}
+    fwd, grads, _ = run(op, odd)
+    rfwd, rgrads, _ = run(op, c, backend="reference")
+    for name, got, want in zip(names(op, "fwd") + names(op, "grad"), to_host(fwd + grads, op), rfwd + rgrads):
+        assert_close(got, want, dtype, f"cuda {op} {name} ({order} inputs)")
+    for k, v in before.items():
+        assert cp.array_equal(odd[k], v), f"{op}: input {k} was modified"
+
+
+def _chunks(op, c, split):
+    """Forward over xs[:, :split] then xs[:, split:] carrying the state; backward in reverse, carrying
+    dh0 (and dc0) of the second chunk into the first as its dhT (dcT). CuPy in, NumPy out."""
+    first = dict(c, xs=c["xs"][:, :split], dhs=c["dhs"][:, :split])
+    second = dict(c, xs=c["xs"][:, split:], dhs=c["dhs"][:, split:])
+    with pyrnn.use_backend("cuda"):
+        if op == "lstm":
+            hs1, h1, c1, s1 = ops.lstm_forward(first["xs"], c["Wx"], c["Wh"], c["b"], c["h0"], c["c0"])
+            hs2, h2, c2, s2 = ops.lstm_forward(second["xs"], c["Wx"], c["Wh"], c["b"], h1, c1)
+            g2 = ops.lstm_backward(second["dhs"], c["dhT"], c["dcT"], s2)
+            g1 = ops.lstm_backward(first["dhs"], g2[4], g2[5], s1)
+            fwd = [cp.concatenate([hs1, hs2], axis=1), h2, c2]
+        elif op == "rnn":
+            hs1, h1, s1 = ops.rnn_forward(first["xs"], c["Wx"], c["Wh"], c["b"], c["h0"])
+            hs2, h2, s2 = ops.rnn_forward(second["xs"], c["Wx"], c["Wh"], c["b"], h1)
+            g2 = ops.rnn_backward(second["dhs"], c["dhT"], s2)
+            g1 = ops.rnn_backward(first["dhs"], g2[4], s1)
+            fwd = [cp.concatenate([hs1, hs2], axis=1), h2]
+        else:
+            ra = c["reset_after"]
+            hs1, h1, s1 = ops.gru_forward(first["xs"], c["Wx"], c["Wh"], c["b"], c["h0"], ra)
+            hs2, h2, s2 = ops.gru_forward(second["xs"], c["Wx"], c["Wh"], c["b"], h1, ra)
+            g2 = ops.gru_backward(second["dhs"], c["dhT"], s2)
+            g1 = ops.gru_backward(first["dhs"], g2[4], s1)
+            fwd = [cp.concatenate([hs1, hs2], axis=1), h2]
+    grads = [cp.concatenate([g1[0], g2[0]], axis=1)]  # dxs
+    grads += [a + b if a is not None else None for a, b in zip(g1[1:4], g2[1:4])]  # dWx, dWh, db summed
+    grads += list(g1[4:])  # dh0 (dc0) of the whole sequence
+    return to_host(fwd, op), to_host(grads, op)
+
+
+@gpu
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+@pytest.mark.parametrize("op", list(OPS))
+def test_stateful_chunks_equal_one_run(op, dtype):
+    """Two chunks with the state carried forward (and dh0/dc0 carried back) equal one run."""
+    _cuda_usable()
+    c = make_case(op, (3, 9, 6, 5), dtype)
+    g = to_gpu(c)
+    fwd, grads = _chunks(op, g, split=4)
+    wfwd, wgrads, _ = run(op, g)
+    for name, got, want in zip(names(op, "fwd") + names(op, "grad"), fwd + grads, to_host(wfwd + wgrads, op)):
+        assert_close(got, want, dtype, f"cuda {op} {name} (chunked vs whole)")
+
+
+@gpu
+@pytest.mark.parametrize("op", list(OPS))
+def test_deterministic(op):
+    """Same inputs: bitwise identical outputs and gradients (no atomics; cuBLAS is deterministic on
+    one GPU with atomics off). Large enough for several column-sum blocks and GEMM tiles."""
+    _cuda_usable()
+    g = to_gpu(make_case(op, (32, 40, 64, 96), np.float32))
+    fwd1, grads1, _ = run(op, g)
+    fwd2, grads2, _ = run(op, g)
+    for name, a, b in zip(names(op, "fwd") + names(op, "grad"), fwd1 + grads1, fwd2 + grads2):
+        if a is None:
+            assert b is None
+        else:
+            assert cp.array_equal(a, b), f"cuda {op} {name}: two runs differ"
+
+
+@gpu
+def test_outputs_never_alias_inputs():
+    _cuda_usable()
+    c = to_gpu(make_case("lstm", (2, 3, 4, 5), np.float32))
+    fwd, grads, _ = run("lstm", c)
+    for out in fwd + [g for g in grads if g is not None]:
+        for k in ("xs", "Wx", "Wh", "b", "h0", "c0", "dhs", "dhT", "dcT"):
+            assert not cp.shares_memory(out, c[k]), f"an output shares memory with input {k}"
+
+
+@gpu
+@pytest.mark.parametrize("N,T", [(0, 3), (2, 0), (0, 0)])
+@pytest.mark.parametrize("op", list(OPS))
+def test_empty_batch_or_sequence(op, N, T):
+    """No step or no batch row: the empty answer, states and their gradients passed through,
+    zero weight gradients."""
+    _cuda_usable()
+    c = make_case(op, (N, T, 4, 5), np.float32)
+    fwd, grads, _ = run(op, to_gpu(c))
+    rfwd, rgrads, _ = run(op, c, backend="reference")
+    for name, got, want in zip(names(op, "fwd") + names(op, "grad"), to_host(fwd + grads, op), rfwd + rgrads):
+        if want is None:
+            assert got is None, name
+        else:
+            assert got.shape == want.shape, name
+            np.testing.assert_array_equal(got, want, err_msg=f"cuda {op} {name} (N={N}, T={T})")
+
+
+@gpu
+def test_runs_on_cupys_current_stream():
+    """The kernels queue on CuPy's current stream: on a non-blocking stream, an LSTM queued right after
+    a slow producer of xs must see the new xs (on any other stream it would read the old one)."""
+    _cuda_usable()
+    c = make_case("lstm", (8, 12, 16, 32), np.float32)
+    new_xs = (np.asarray(c["xs"]) * -0.5).astype(np.float32)
+    g = to_gpu(c)
+    stream = cp.cuda.Stream(non_blocking=True)
+    with stream:
+        busy = cp.ones((4096, 4096), cp.float32) / 4096
+        for _ in range(30):  # tens of milliseconds of GPU work ahead of the copy
+            busy = busy @ busy
+        g["xs"][...] = cp.asarray(new_xs)
+        fwd, grads, _ = run("lstm", g)
+    stream.synchronize()
+    rfwd, rgrads, _ = run("lstm", dict(c, xs=new_xs), backend="reference")
+    for name, got, want in zip(names("lstm", "fwd") + names("lstm", "grad"), to_host(fwd + grads, "lstm"),
+                               rfwd + rgrads):
+        assert_close(got, want, np.float32, f"cuda lstm {name} (non-default stream)")
+
+
+@gpu
+def test_threads_on_their_own_streams_get_their_own_results():
+    """Four threads, each on its own non-blocking stream, run different LSTMs at once: every result
+    matches its own reference (the per-device cuBLAS handle is bound to one stream at a time)."""
+    import threading
+
+    _cuda_usable()
+    cases = [make_case("lstm", (6, 15, 20, 24), np.float32, seed=s) for s in range(4)]
+    results, errors = [None] * 4, []
+
+    def work(i):
+        try:
+            stream = cp.cuda.Stream(non_blocking=True)
+            with stream:
+                for _ in range(5):  # several rounds, so the threads' calls interleave
+                    fwd, grads, _ = run("lstm", to_gpu(cases[i]))
+                stream.synchronize()
+            results[i] = to_host(fwd + grads, "lstm")
+        except Exception as e:  # reported by the main thread
+            errors.append(e)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    for c, got in zip(cases, results):
+        rfwd, rgrads, _ = run("lstm", c, backend="reference")
+        for name, g, w in zip(names("lstm", "fwd") + names("lstm", "grad"), got, rfwd + rgrads):
+            assert_close(g, w, np.float32, f"cuda lstm {name} (threaded)")
+
+
+@gpu
+def test_cuda_backend_is_the_automatic_choice_for_cupy(monkeypatch):
+    _cuda_usable()
+    monkeypatch.delenv("PYRNN_BACKEND", raising=False)
+    c = to_gpu(make_case("gru", (2, 3, 4, 5), np.float32))
+    _, _, saved = ops.gru_forward(c["xs"], c["Wx"], c["Wh"], c["b"], c["h0"], False)
+    assert saved.backend.NAME == "cuda"
+
+
+# ---- the module itself: built where nvcc is, errors that name the call (no GPU needed) ----------
+
+def _nvcc():
+    return shutil.which(os.environ.get("CUDACXX") or "nvcc")
+
+
+def test_cuda_module_is_built_where_nvcc_is():
+    """Where nvcc exists (CI has it, without a GPU), the install must carry pyrnn._cuda with its
+    kernels, linked to a loadable cuBLAS of the major version it was compiled against. CI's second
+    run sets PYRNN_EXPECT_NO_CUDA=1: that build has PYRNN_CUDA=OFF, so no module at all."""
+    if os.environ.get("PYRNN_EXPECT_NO_CUDA") == "1":
+        assert importlib.util.find_spec("pyrnn._cuda") is None, "a PYRNN_CUDA=OFF build carries pyrnn._cuda"
+        return
+    if _nvcc() is None:
+        pytest.skip("no nvcc here: pyrnn._cuda is not expected")
+    from pyrnn.backends import cuda as cuda_backend
+
+    assert cuda_backend._cuda is not None, (
+        f"nvcc is at {_nvcc()}, but pyrnn._cuda did not load: {cuda_backend._import_error} "
+        "(built without cuBLAS? see the CMake warning; pip install 'nvidia-cublas>=13,<14' and reinstall)")
+    m = cuda_backend._cuda
+    for f in ("rnn_forward", "rnn_backward", "lstm_forward", "lstm_backward", "gru_forward", "gru_backward"):
+        assert hasattr(m, f), f
+    info = m.build_info()
+    assert info["version"] == pyrnn.__version__
+    assert info["cublas_version"].split(".")[0] == info["cublas_runtime_version"].split(".")[0]
+    assert info["cublas_from"].startswith(("CUDA toolkit", "nvidia-cublas"))
+
+
+def _built_module():
+    from pyrnn.backends import cuda as cuda_backend
+
+    if cuda_backend._cuda is None:
+        pytest.skip("pyrnn._cuda is not built or did not load")
+    return cuda_backend._cuda
+
+
+def test_cuda_errors_name_the_call():
+    """A failing CUDA call raises pyrnn._cuda.CudaError (a RuntimeError) naming the call and its
+    status: no device 10**6 exists with or without a GPU."""
+    m = _built_module()
+    with pytest.raises(RuntimeError, match=r"^cudaSetDevice failed: cudaError\w+ \(") as e:
+        m.lstm_forward(dtype="float32", N=1, T=1, D=1, H=1, xs=0, Wx=0, Wh=0, b=0, h0=0, c0=0, hs=0, hT=0, cT=0,
+                       gates=0, cs=0, device=10**6, stream=0)
+    assert type(e.value).__name__ == "CudaError"
+
+
+def test_cuda_module_rejects_bad_dtype_and_sizes():
+    m = _built_module()
+    with pytest.raises(ValueError, match="dtype must be 'float32' or 'float64', got 'float16'"):
+        m.rnn_forward(dtype="float16", N=1, T=1, D=1, H=1, xs=0, Wx=0, Wh=0, b=0, h0=0, hs=0, hT=0, device=0,
+                      stream=0)
+    with pytest.raises(ValueError, match="H >= 1"):
+        m.rnn_forward(dtype="float32", N=1, T=1, D=1, H=0, xs=0, Wx=0, Wh=0, b=0, h0=0, hs=0, hT=0, device=0,
+                      stream=0)
+
+
+@gpu
+def test_bench_gpu_quick_writes_the_table_and_json(tmp_path):
+    """`pyrnn bench --gpu --quick` on the GPU: one row per op, timings > 0, the JSON's keys."""
+    import subprocess
+    import sys
+    import tempfile
+
+    _cuda_usable()
+    path = tmp_path / "gpu.json"
+    out = subprocess.run([sys.executable, "-m", "pyrnn", "bench", "--gpu", "--quick", "--json", str(path)],
+                         capture_output=True, text=True, cwd=tempfile.gettempdir())
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "vs cuDNN" in out.stdout and f"wrote {path}" in out.stdout
+    d = json.loads(path.read_text())
+    assert d["environment"]["device"] and d["environment"]["cublas"] and d["environment"]["backend"] == "cuda"
+    assert [r["op"] for r in d["rows"]] == ["lstm", "gru"]
+    for r in d["rows"]:
+        assert {"op", "N", "T", "D", "H", "pyrnn_ms", "cudnn_ms"} <= set(r) and r["pyrnn_ms"] > 0
+
+
+def test_arrays_on_two_gpus_are_rejected_naming_the_argument():
+    """The backend's device check (no GPU needed: stand-ins carry only `.device.id`)."""
+    import types
+
+    from pyrnn.backends import cuda as cuda_backend
+
+    def on(i):
+        return types.SimpleNamespace(device=types.SimpleNamespace(id=i))
+    with pytest.raises(ValueError, match=r"^h0: on GPU 1, but xs is on GPU 0; all arrays of one call must be on one "
+                                         r"device$"):
+        cuda_backend._device(xs=on(0), Wx=on(0), b=None, h0=on(1))
+    assert cuda_backend._device(xs=on(2), b=None) == 2
