@@ -46,8 +46,9 @@ def _timeit_pair(fn, other, repeat, min_time=0.5):
 
 # (N, Te, Td, H): the date task, and a long-sequence one (issue 6)
 TIME_ATTENTION_SHAPES = [(128, 29, 11, 256), (32, 200, 50, 512)]
-# (N, heads, T, head dim)
-SDPA_SHAPES = [(8, 8, 128, 64), (8, 8, 256, 64), (8, 8, 512, 64)]
+# (N, heads, T, head dim); the last, one long single-head sequence, takes the backward's block split
+# (fewer heads than threads)
+SDPA_SHAPES = [(8, 8, 128, 64), (8, 8, 256, 64), (8, 8, 512, 64), (1, 1, 2048, 64)]
 QUICK_TIME_ATTENTION_SHAPES = [(4, 7, 5, 8)]
 QUICK_SDPA_SHAPES = [(2, 2, 16, 8)]
 # (rows = N * T, D): BERT-base-like width over 32 x 128 tokens, and a narrower model over 8 x 512

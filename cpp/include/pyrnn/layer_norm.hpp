@@ -6,8 +6,9 @@
 // partials are added in chunk order, so the result is bitwise the same at any thread count. The forward
 // keeps only the mean and 1/std per row (not xhat, which would be another (R, D) array to write and
 // fault in); the backward recomputes xhat from x.
-// Sums accumulate in double for float32 too, in 8 independent lanes: a fixed order that the compiler can
-// vectorize; the row loops are compiled for AVX-512, AVX2 and
+// Row sums run in kLanes independent partial sums of T (pairwise-folded: float32 keeps ~1e-7 relative
+// accuracy over model widths) in a fixed order that the compiler vectorizes; row means and chunk
+// partials are combined in double; the row loops are compiled for AVX-512, AVX2 and
 // baseline x86-64 (PYRNN_SIMD_CLONES). The variance is a second pass over the centred row (no E[x^2] -
 // E[x]^2 cancellation).
 #pragma once
@@ -24,7 +25,18 @@ namespace pyrnn {
 namespace ln {
 
 using idx = std::int64_t;
-constexpr int kLanes = 8;
+// Independent partial sums per row loop: four AVX-512 registers' worth, so the adds are not
+// serialised on one register's latency (one chain of 16 was latency-bound: 3x slower), then folded
+// pairwise in a fixed order.
+template <typename T>
+constexpr int kLanes = 256 / static_cast<int>(sizeof(T));
+
+template <typename T>
+inline T fold(T* acc) {
+  for (int w = kLanes<T> / 2; w >= 1; w /= 2)
+    for (int u = 0; u < w; ++u) acc[u] += acc[u + w];
+  return acc[0];
+}
 
 // fn(r0, r1) over [0, R) in fixed chunks of `per` rows, first-come on the pool; inline when small.
 template <typename F>
@@ -37,21 +49,21 @@ void for_chunks(idx R, idx per, double work, F&& fn) {
   ThreadPool::instance().run(static_cast<int>(n), [&](int c) { fn(c * per, std::min(R, (c + 1) * per)); });
 }
 
-// sum over d < D of x[d] - shift, or of (x[d] - shift)^2 when `square`; in double, in kLanes
-// independent partial sums (a fixed order the compiler vectorizes)
+// sum over d < D of x[d] - shift, or of (x[d] - shift)^2 when `square`: kLanes partial sums in T,
+// folded, the tail added in double (a fixed order the compiler vectorizes)
 template <typename T, bool square>
-PYRNN_SIMD_CLONES double row_sum(const T* __restrict__ x, idx D, double shift) {
-  double acc[kLanes] = {};
+PYRNN_SIMD_CLONES double row_sum(const T* __restrict__ x, idx D, T shift) {
+  constexpr int L = kLanes<T>;
+  T acc[L] = {};
   idx d = 0;
-  for (; d + kLanes <= D; d += kLanes)
-    for (int u = 0; u < kLanes; ++u) {
-      const double v = static_cast<double>(x[d + u]) - shift;
+  for (; d + L <= D; d += L)
+    for (int u = 0; u < L; ++u) {
+      const T v = x[d + u] - shift;
       acc[u] += square ? v * v : v;
     }
-  double s = 0;
-  for (int u = 0; u < kLanes; ++u) s += acc[u];
+  double s = fold(acc);
   for (; d < D; ++d) {
-    const double v = static_cast<double>(x[d]) - shift;
+    const T v = x[d] - shift;
     s += square ? v * v : v;
   }
   return s;
@@ -68,23 +80,20 @@ PYRNN_SIMD_CLONES void row_apply(const T* __restrict__ x, idx D, T m, T q, const
 //   g = dy gamma;  dx = q (g - mean(g) - xhat mean(g xhat));  pg += dy xhat, pb += dy (chunk partials)
 template <typename T>
 PYRNN_SIMD_CLONES void row_backward(const T* __restrict__ dy, const T* __restrict__ x, const T* __restrict__ gamma,
-                                    idx D, T m, T q, T* __restrict__ dx, double* __restrict__ pg,
-                                    double* __restrict__ pb) {
+                                    idx D, T m, T q, T* __restrict__ dx, T* __restrict__ pg,
+                                    T* __restrict__ pb) {
   // g = dy gamma is rounded to T before it is summed, so a row whose g is constant (D = 1, say) gets
   // g - mean(g) = 0 exactly, as the reference does (CMake builds this file without FMA contraction)
-  double ag[kLanes] = {}, agh[kLanes] = {};
+  constexpr int L = kLanes<T>;
+  T ag[L] = {}, agh[L] = {};
   idx d = 0;
-  for (; d + kLanes <= D; d += kLanes)
-    for (int u = 0; u < kLanes; ++u) {
+  for (; d + L <= D; d += L)
+    for (int u = 0; u < L; ++u) {
       const T g = dy[d + u] * gamma[d + u];
       ag[u] += g;
-      agh[u] += static_cast<double>(g) * static_cast<double>((x[d + u] - m) * q);
+      agh[u] += g * ((x[d + u] - m) * q);
     }
-  double sg = 0, sgh = 0;
-  for (int u = 0; u < kLanes; ++u) {
-    sg += ag[u];
-    sgh += agh[u];
-  }
+  double sg = fold(ag), sgh = fold(agh);
   for (; d < D; ++d) {
     const T g = dy[d] * gamma[d];
     sg += g;
@@ -94,7 +103,7 @@ PYRNN_SIMD_CLONES void row_backward(const T* __restrict__ dy, const T* __restric
   for (idx e = 0; e < D; ++e) {
     const T h = (x[e] - m) * q;
     dx[e] = q * ((dy[e] * gamma[e] - mg) - h * mgh);
-    pg[e] += static_cast<double>(dy[e]) * h;
+    pg[e] += dy[e] * h;
     pb[e] += dy[e];
   }
 }
@@ -110,8 +119,8 @@ void forward(idx R, idx D, const T* x, const T* gamma, const T* beta, double eps
     for (idx r = r0; r < r1; ++r) {
       const T* xr = x + r * D;
       // the stored mean is rounded to T: centre on that value, so the backward recomputes the same xhat
-      const T m = static_cast<T>(row_sum<T, false>(xr, D, 0.0) / static_cast<double>(D));
-      const double var = row_sum<T, true>(xr, D, static_cast<double>(m)) / static_cast<double>(D);
+      const T m = static_cast<T>(row_sum<T, false>(xr, D, T(0)) / static_cast<double>(D));
+      const double var = row_sum<T, true>(xr, D, m) / static_cast<double>(D);
       const T q = static_cast<T>(1.0 / std::sqrt(var + eps));
       row_apply<T>(xr, D, m, q, gamma, beta, y + r * D);
       if (mean) mean[r] = m;
@@ -125,9 +134,9 @@ template <typename T>
 void backward(idx R, idx D, const T* dy, const T* x, const T* mean, const T* rstd, const T* gamma, T* dx, T* dgamma,
               T* dbeta) {
   const idx nchunks = (R + kRowsPerChunk - 1) / kRowsPerChunk;
-  std::vector<double> part(static_cast<size_t>(std::max<idx>(nchunks, 1) * 2 * D), 0.0);  // per chunk: pg, pb
+  std::vector<T> part(static_cast<size_t>(std::max<idx>(nchunks, 1) * 2 * D), T(0));  // per chunk: pg, pb
   for_chunks(R, kRowsPerChunk, static_cast<double>(R) * D * 6, [&](idx r0, idx r1) {
-    double* pg = part.data() + (r0 / kRowsPerChunk) * 2 * D;
+    T* pg = part.data() + (r0 / kRowsPerChunk) * 2 * D;
     for (idx r = r0; r < r1; ++r)
       row_backward<T>(dy + r * D, x + r * D, gamma, D, mean[r], rstd[r], dx + r * D, pg, pg + D);
   });
