@@ -33,10 +33,23 @@ DTYPES = {"f32": np.float32, "f64": np.float64}
 EXTRA_SHAPES = [(24, 30, 40, 130), (0, 3, 4, 5), (2, 0, 4, 5), (0, 0, 4, 5), (3, 4, 0, 5)]
 
 
+# seq2seq attention (N, Te, Td, H), tests/test_attention_backends.py's shapes: single elements,
+# Td > Te, odd sizes, the date task's shape, a long encoder (300 keys: several strides of a row
+# block); then the corners no batch row, no decoder step, H = 0 (every score 0: uniform weights)
+ATTN_SHAPES = [(1, 1, 1, 1), (2, 3, 7, 5), (3, 7, 5, 9), (4, 29, 11, 33), (2, 300, 13, 17)]
+ATTN_CORNERS = [(0, 3, 2, 4), (2, 3, 0, 4), (2, 3, 4, 0)]
+ATTN_MASKS = ("none", "padding", "all-masked-row")
+
+
 def case_ids():
     ids = [f"{op}/{'x'.join(map(str, s))}/{''.join(str(int(f)) for f in v)}/{dt}"
            for op, s, v, dt in itertools.product(OPS, SHAPES + EXTRA_SHAPES, VARIANTS, DTYPES)]
     ids += [f"{op}/inference/{dt}" for op, dt in itertools.product(OPS, DTYPES)]
+    ids += [f"attention/{'x'.join(map(str, s))}/{m}/{dt}"
+            for s, m, dt in itertools.product(ATTN_SHAPES + ATTN_CORNERS, ATTN_MASKS, DTYPES) if s[0] or m == "none"]
+    ids += [f"attention_parts/{'x'.join(map(str, s))}/{dt}"
+            for s, dt in itertools.product([(1, 1, 1, 1), (3, 7, 5, 9), (2, 300, 13, 17), (2, 3, 4, 0)], DTYPES)]
+    ids += [f"attention/inference/{dt}" for dt in DTYPES]
     return ids
 
 
@@ -74,10 +87,70 @@ def run(api, op, c, train=True, grads_in=True):
     return list(fwd), None if grads is None else list(grads)
 
 
+def s2s_case(shape, dtype, mask_kind, seed=0):
+    """hs, hq, dc, da, mask for seq2seq attention; the masks of tests/test_attention_backends.py."""
+    N, Te, Td, H = shape
+    rng = np.random.default_rng(seed)
+    hs, hq = rng.standard_normal((N, Te, H)).astype(dtype), rng.standard_normal((N, Td, H)).astype(dtype)
+    dc, da = rng.standard_normal((N, Td, H)).astype(dtype), rng.standard_normal((N, Td, Te)).astype(dtype)
+    mask = None
+    if mask_kind != "none":
+        mask = np.ones((N, Te), dtype=bool)
+        mask[-1, Te // 2 + 1:] = False  # the last sequence padded
+        if Te > 2:
+            mask[0, 1] = False  # a hole, not only trailing padding
+        if mask_kind == "all-masked-row":
+            mask[N // 2] = False
+    return hs, hq, dc, da, mask
+
+
+def check_attention(backend, case_id):
+    from pyrnn import reference
+
+    op, what, *rest = case_id.split("/")
+    dtype = DTYPES[rest[-1]]
+    if what == "inference":
+        hs, hq, _, _, mask = s2s_case((3, 7, 5, 9), dtype, "padding")
+        c, a, saved = backend.attention_forward(hs, hq, mask, False)
+        assert saved is None, "train=False must save nothing"
+        ct, at, _ = backend.attention_forward(hs, hq, mask, True)
+        rc, ra, _ = reference.attention_forward(hs, hq, mask, False)
+        assert_close(c, rc, dtype, "attention c (train=False)")
+        np.testing.assert_array_equal(c, ct, err_msg="attention c: train=False differs from train=True")
+        np.testing.assert_array_equal(a, at, err_msg="attention a: train=False differs from train=True")
+        return
+    shape = tuple(int(v) for v in what.split("x"))
+    if op == "attention_parts":  # attention_weights and weighted_sum, each on its own
+        hs, hq, dc, da, mask = s2s_case(shape, dtype, "padding" if shape[0] else "none", seed=1)
+
+        def parts(api):
+            a, sa = api.attention_weights_forward(hs, hq, mask)
+            c, sw = api.weighted_sum_forward(hs, a)
+            return [a, *api.attention_weights_backward(da, sa), c, *api.weighted_sum_backward(dc, sw)]
+        for name, got, want in zip(("a", "dhs", "dhq", "c", "dhs(sum)", "da"), parts(backend), parts(reference)):
+            assert_close(got, want, dtype, f"attention_parts {name}")
+        return
+    hs, hq, dc, _, mask = s2s_case(shape, dtype, rest[0])
+
+    def whole(api):
+        c, a, saved = api.attention_forward(hs, hq, mask, True)
+        return [c, a, *api.attention_backward(dc, saved)]
+    got = whole(backend)
+    for name, g, want in zip(("c", "a", "dhs", "dhq"), got, whole(reference)):
+        assert_close(g, want, dtype, f"attention {name}")
+    if mask is not None:  # padding gets exactly zero weight; an all-masked query exactly zero everything
+        assert np.all(got[1][~np.broadcast_to(mask[:, None, :], got[1].shape)] == 0), "a masked key got weight"
+        dead = ~mask.any(axis=1)
+        for name, arr in zip(("c", "a", "dhs", "dhq"), got):
+            assert np.all(arr[dead] == 0), f"attention {name}: an all-masked sequence is not exactly zero"
+
+
 def check(backend, case_id):
     from pyrnn import reference
 
     op, what, *rest = case_id.split("/")
+    if op.startswith("attention"):
+        return check_attention(backend, case_id)
     dtype = DTYPES[rest[-1]]
     if what == "inference":
         c = make_case(op, (3, 7, 13, 9), dtype)

@@ -24,6 +24,7 @@ import pytest
 
 import pyrnn
 from pyrnn import backends, ops
+from test_attention_backends import MASKS as S2S_MASKS, S2S_SHAPES, s2s_case
 from test_backend_vs_reference import OPS, SHAPES, VARIANTS, assert_close, make_case, names
 
 try:
@@ -306,6 +307,89 @@ def test_cuda_backend_is_the_automatic_choice_for_cupy(monkeypatch):
     c = to_gpu(make_case("gru", (2, 3, 4, 5), np.float32))
     _, _, saved = ops.gru_forward(c["xs"], c["Wx"], c["Wh"], c["b"], c["h0"], False)
     assert saved.backend.NAME == "cuda"
+
+
+# ---- seq2seq attention (attention, attention_weights, weighted_sum) ----------------------------------
+# tests/test_attention_backends.py's cases and tolerances (float32 1e-5, float64 1e-12 of the
+# tensor's max: cuBLAS's summation order and CUDA's expf against NumPy's, over at most 300 terms).
+
+def _s2s(shape, dtype, mask_kind, train=True, seed=0, backend="cuda"):
+    """attention forward and backward via pyrnn.ops: [c, a, dhs, dhq] as NumPy (reference) or CuPy."""
+    hs, hq, dc, mask = s2s_case(shape, dtype, mask_kind, seed=seed)
+    if backend == "cuda":
+        hs, hq, dc = cp.asarray(hs), cp.asarray(hq), cp.asarray(dc)
+        mask = None if mask is None else cp.asarray(mask)
+    with pyrnn.use_backend(backend):
+        c, a, saved = ops.attention_forward(hs, hq, mask, train=train)
+        if backend == "cuda" and train:
+            assert saved.backend.NAME == "cuda", f"attention ran on {saved.backend.NAME}, not cuda"
+        return [c, a, *ops.attention_backward(dc, saved)] if train else [c, a]
+
+
+@gpu
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+@pytest.mark.parametrize("mask_kind", S2S_MASKS)
+@pytest.mark.parametrize("shape", S2S_SHAPES, ids=lambda s: "x".join(map(str, s)))
+def test_attention_matches_reference(shape, mask_kind, dtype):
+    _cuda_usable()
+    got = to_host(_s2s(shape, dtype, mask_kind), "attention")
+    want = _s2s(shape, dtype, mask_kind, backend="reference")
+    for name, g, w in zip(("c", "a", "dhs", "dhq"), got, want):
+        assert_close(g, w, dtype, f"cuda attention {name}")
+    _, _, _, mask = s2s_case(shape, dtype, mask_kind)
+    if mask is not None:  # padding gets exactly zero weight; an all-masked query exactly zero everything
+        assert np.all(got[1][~np.broadcast_to(mask[:, None, :], got[1].shape)] == 0)
+        dead = ~mask.any(axis=1)
+        for name, arr in zip(("c", "a", "dhs", "dhq"), got):
+            assert np.all(arr[dead] == 0), f"cuda attention {name}: an all-masked sequence is not exactly zero"
+
+
+@gpu
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+@pytest.mark.parametrize("shape", [(1, 1, 1, 1), (3, 7, 5, 9), (2, 300, 13, 17), (2, 3, 4, 0)],
+                         ids=lambda s: "x".join(map(str, s)))
+def test_attention_weights_and_weighted_sum_match_reference(shape, dtype):
+    _cuda_usable()
+    hs, hq, dc, mask = s2s_case(shape, dtype, "padding", seed=1)
+    da = np.random.default_rng(2).standard_normal((shape[0], shape[2], shape[1])).astype(dtype)
+
+    def parts(backend, xp):
+        h, q, d, dd = xp.asarray(hs), xp.asarray(hq), xp.asarray(dc), xp.asarray(da)
+        m = xp.asarray(mask)
+        with pyrnn.use_backend(backend):
+            a, sa = ops.attention_weights_forward(h, q, m)
+            c, sw = ops.weighted_sum_forward(h, a)
+            assert backend != "cuda" or (sa.backend.NAME == sw.backend.NAME == "cuda")
+            return [a, *ops.attention_weights_backward(dd, sa), c, *ops.weighted_sum_backward(d, sw)]
+    got, want = to_host(parts("cuda", cp), "attention parts"), parts("reference", np)
+    for name, g, w in zip(("a", "dhs", "dhq", "c", "dhs(sum)", "da"), got, want):
+        assert_close(g, w, dtype, f"cuda attention parts {name}")
+
+
+@gpu
+def test_attention_strided_inputs_and_no_train():
+    _cuda_usable()
+    hs, hq, dc, mask = s2s_case((3, 7, 5, 9), np.float64, "padding")
+    want = _s2s((3, 7, 5, 9), np.float64, "padding", backend="reference")
+    with pyrnn.use_backend("cuda"):
+        c, a, saved = ops.attention_forward(_odd_layout(hs, "F"), _odd_layout(hq, "strided"),
+                                            _odd_layout(mask, "strided"))
+        dhs, dhq = ops.attention_backward(_odd_layout(dc, "F"), saved)
+        c2, a2, saved2 = ops.attention_forward(cp.asarray(hs), cp.asarray(hq), cp.asarray(mask), train=False)
+    assert saved2 is None
+    for name, g, w in zip(("c", "a", "dhs", "dhq", "c (train=False)", "a (train=False)"),
+                          to_host([c, a, dhs, dhq, c2, a2], "attention"), want + want[:2]):
+        assert_close(g, w, np.float64, f"cuda attention {name} (odd layouts)")
+
+
+@gpu
+def test_attention_deterministic():
+    """Bitwise the same on every run: the row sums run in a fixed order, cuBLAS with atomics off."""
+    _cuda_usable()
+    first = _s2s((8, 200, 50, 32), np.float32, "padding", seed=4)
+    again = _s2s((8, 200, 50, 32), np.float32, "padding", seed=4)
+    for name, a, b in zip(("c", "a", "dhs", "dhq"), first, again):
+        assert cp.array_equal(a, b), f"cuda attention {name}: two runs differ"
 
 
 # ---- the module itself: built where nvcc is, errors that name the call (no GPU needed) ----------

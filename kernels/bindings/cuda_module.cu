@@ -17,6 +17,7 @@
 #include <string>
 
 #include "pyrnn/build_info.hpp"
+#include "pyrnn_cuda/attention.cuh"
 #include "pyrnn_cuda/check.cuh"
 #include "pyrnn_cuda/gru.cuh"
 #include "pyrnn_cuda/lstm.cuh"
@@ -100,6 +101,12 @@ void check_dims(idx N, idx Tn, idx D, idx H) {
   if (N < 0 || Tn < 0 || D < 0 || H < 1)
     throw py::value_error("pyrnn._cuda: expected N, T, D >= 0 and H >= 1, got N=" + std::to_string(N) +
                           " T=" + std::to_string(Tn) + " D=" + std::to_string(D) + " H=" + std::to_string(H));
+}
+
+void check_attention_dims(idx N, idx Te, idx Td, idx H) {
+  if (N < 0 || Te < 0 || Td < 0 || H < 0)
+    throw py::value_error("pyrnn._cuda: expected N, Te, Td, H >= 0, got N=" + std::to_string(N) +
+                          " Te=" + std::to_string(Te) + " Td=" + std::to_string(Td) + " H=" + std::to_string(H));
 }
 
 }  // namespace
@@ -213,4 +220,91 @@ PYBIND11_MODULE(_cuda, m) {
       arg("dtype"), arg("N"), arg("T"), arg("D"), arg("H"), arg("reset_after"), arg("xs"), arg("Wx"), arg("Wh"),
       arg("h0"), arg("hs"), arg("gates"), arg("extra"), arg("dhs"), arg("dhT"), arg("dxs"), arg("dWx"), arg("dWh"),
       arg("db"), arg("dh0"), arg("dAx"), arg("dAh"), arg("drh"), arg("hprev"), arg("device"), arg("stream"), nogil);
+
+  // ---- seq2seq attention: hs (N,Te,H), hq (N,Td,H), mask (N,Te) bool | 0, a (N,Td,Te), c (N,Td,H) ----
+  m.def(
+      "attention_weights_forward",
+      [](const std::string& dtype, idx N, idx Te, idx Td, idx H, ptr_t hs, ptr_t hq, ptr_t mask, ptr_t a, int device,
+         ptr_t stream) {
+        check_attention_dims(N, Te, Td, H);
+        by_dtype(dtype, [&](auto v) {
+          using T = decltype(v);
+          pyrnn_cuda::Session s(device, stream);
+          pyrnn_cuda::attention_weights_forward<T>(s, N, Te, Td, H, p<T>(hs), p<T>(hq), p<bool>(mask), p<T>(a));
+        });
+      },
+      arg("dtype"), arg("N"), arg("Te"), arg("Td"), arg("H"), arg("hs"), arg("hq"), arg("mask"), arg("a"),
+      arg("device"), arg("stream"), nogil);
+
+  m.def(
+      "attention_weights_backward",
+      [](const std::string& dtype, idx N, idx Te, idx Td, idx H, ptr_t hs, ptr_t hq, ptr_t a, ptr_t da, ptr_t dhs,
+         ptr_t dhq, ptr_t ds, int device, ptr_t stream) {
+        check_attention_dims(N, Te, Td, H);
+        by_dtype(dtype, [&](auto v) {
+          using T = decltype(v);
+          pyrnn_cuda::Session s(device, stream);
+          pyrnn_cuda::attention_weights_backward<T>(s, N, Te, Td, H, p<T>(hs), p<T>(hq), p<T>(a), p<T>(da),
+                                                    p<T>(dhs), p<T>(dhq), p<T>(ds));
+        });
+      },
+      arg("dtype"), arg("N"), arg("Te"), arg("Td"), arg("H"), arg("hs"), arg("hq"), arg("a"), arg("da"), arg("dhs"),
+      arg("dhq"), arg("ds"), arg("device"), arg("stream"), nogil);
+
+  m.def(
+      "weighted_sum_forward",
+      [](const std::string& dtype, idx N, idx Te, idx Td, idx H, ptr_t hs, ptr_t a, ptr_t c, int device,
+         ptr_t stream) {
+        check_attention_dims(N, Te, Td, H);
+        by_dtype(dtype, [&](auto v) {
+          using T = decltype(v);
+          pyrnn_cuda::Session s(device, stream);
+          pyrnn_cuda::weighted_sum_forward<T>(s, N, Te, Td, H, p<T>(hs), p<T>(a), p<T>(c));
+        });
+      },
+      arg("dtype"), arg("N"), arg("Te"), arg("Td"), arg("H"), arg("hs"), arg("a"), arg("c"), arg("device"),
+      arg("stream"), nogil);
+
+  m.def(
+      "weighted_sum_backward",
+      [](const std::string& dtype, idx N, idx Te, idx Td, idx H, ptr_t hs, ptr_t a, ptr_t dc, ptr_t dhs, ptr_t da,
+         int device, ptr_t stream) {
+        check_attention_dims(N, Te, Td, H);
+        by_dtype(dtype, [&](auto v) {
+          using T = decltype(v);
+          pyrnn_cuda::Session s(device, stream);
+          pyrnn_cuda::weighted_sum_backward<T>(s, N, Te, Td, H, p<T>(hs), p<T>(a), p<T>(dc), p<T>(dhs), p<T>(da));
+        });
+      },
+      arg("dtype"), arg("N"), arg("Te"), arg("Td"), arg("H"), arg("hs"), arg("a"), arg("dc"), arg("dhs"), arg("da"),
+      arg("device"), arg("stream"), nogil);
+
+  m.def(
+      "attention_forward",
+      [](const std::string& dtype, idx N, idx Te, idx Td, idx H, ptr_t hs, ptr_t hq, ptr_t mask, ptr_t a, ptr_t c,
+         int device, ptr_t stream) {
+        check_attention_dims(N, Te, Td, H);
+        by_dtype(dtype, [&](auto v) {
+          using T = decltype(v);
+          pyrnn_cuda::Session s(device, stream);
+          pyrnn_cuda::attention_forward<T>(s, N, Te, Td, H, p<T>(hs), p<T>(hq), p<bool>(mask), p<T>(a), p<T>(c));
+        });
+      },
+      arg("dtype"), arg("N"), arg("Te"), arg("Td"), arg("H"), arg("hs"), arg("hq"), arg("mask"), arg("a"), arg("c"),
+      arg("device"), arg("stream"), nogil);
+
+  m.def(
+      "attention_backward",
+      [](const std::string& dtype, idx N, idx Te, idx Td, idx H, ptr_t hs, ptr_t hq, ptr_t a, ptr_t dc, ptr_t dhs,
+         ptr_t dhq, ptr_t ds, int device, ptr_t stream) {
+        check_attention_dims(N, Te, Td, H);
+        by_dtype(dtype, [&](auto v) {
+          using T = decltype(v);
+          pyrnn_cuda::Session s(device, stream);
+          pyrnn_cuda::attention_backward<T>(s, N, Te, Td, H, p<T>(hs), p<T>(hq), p<T>(a), p<T>(dc), p<T>(dhs),
+                                            p<T>(dhq), p<T>(ds));
+        });
+      },
+      arg("dtype"), arg("N"), arg("Te"), arg("Td"), arg("H"), arg("hs"), arg("hq"), arg("a"), arg("dc"), arg("dhs"),
+      arg("dhq"), arg("ds"), arg("device"), arg("stream"), nogil);
 }

@@ -1,4 +1,4 @@
-// Host emulation of cuBLAS's column-major GEMM for kernels/emulator (see cuda_runtime.h there): the
+// Host emulation of cuBLAS's column-major GEMM (plain and strided-batched) for kernels/emulator (see cuda_runtime.h there): the
 // documented argument checks (m, n, k >= 0; lda >= max(1, rows of op(A) as stored), ...) and the
 // product, summed in long double (the emulator checks indexing and transposes, not rounding).
 #pragma once
@@ -31,14 +31,19 @@ inline cublasStatus_t cublasGetProperty(libraryPropertyType t, int* v) {
   return CUBLAS_STATUS_SUCCESS;
 }
 
+// cuBLAS's documented checks: m, n, k >= 0; lda >= max(1, rows of op(A) as stored), ldb likewise, ldc >= max(1, m)
+inline bool emu_gemm_args_valid(cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k, int lda, int ldb,
+                                int ldc) {
+  auto at_least_1 = [](int a) { return a > 1 ? a : 1; };
+  return m >= 0 && n >= 0 && k >= 0 && lda >= at_least_1(ta == CUBLAS_OP_N ? m : k) &&
+         ldb >= at_least_1(tb == CUBLAS_OP_N ? k : n) && ldc >= at_least_1(m);
+}
+
 // C (m, n) = alpha op(A) op(B) + beta C, column-major: X(i, j) is X[i + j * ldX]
 template <class T>
 cublasStatus_t emu_gemm(cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k, const T* alpha, const T* A,
                         int lda, const T* B, int ldb, const T* beta, T* C, int ldc) {
-  auto at_least_1 = [](int a) { return a > 1 ? a : 1; };
-  if (m < 0 || n < 0 || k < 0 || lda < at_least_1(ta == CUBLAS_OP_N ? m : k) ||
-      ldb < at_least_1(tb == CUBLAS_OP_N ? k : n) || ldc < at_least_1(m))
-    return CUBLAS_STATUS_INVALID_VALUE;
+  if (!emu_gemm_args_valid(ta, tb, m, n, k, lda, ldb, ldc)) return CUBLAS_STATUS_INVALID_VALUE;
   for (int j = 0; j < n; ++j)
     for (int i = 0; i < m; ++i) {
       long double s = 0;
@@ -61,4 +66,31 @@ inline cublasStatus_t cublasDgemm(cublasHandle_t, cublasOperation_t ta, cublasOp
                                   const double* alpha, const double* A, int lda, const double* B, int ldb,
                                   const double* beta, double* C, int ldc) {
   return emu_gemm(ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+// Strided-batched: C_b = alpha op(A_b) op(B_b) + beta C_b with X_b = X + b * strideX, for b < batchCount;
+// the checks of gemm plus batchCount >= 0 (cuBLAS: CUBLAS_STATUS_INVALID_VALUE)
+template <class T>
+cublasStatus_t emu_gemm_strided_batched(cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k,
+                                        const T* alpha, const T* A, int lda, long long sA, const T* B, int ldb,
+                                        long long sB, const T* beta, T* C, int ldc, long long sC, int batchCount) {
+  if (batchCount < 0 || !emu_gemm_args_valid(ta, tb, m, n, k, lda, ldb, ldc)) return CUBLAS_STATUS_INVALID_VALUE;
+  for (int b = 0; b < batchCount; ++b) {
+    const cublasStatus_t st = emu_gemm(ta, tb, m, n, k, alpha, A + b * sA, lda, B + b * sB, ldb, beta, C + b * sC, ldc);
+    if (st != CUBLAS_STATUS_SUCCESS) return st;
+  }
+  return CUBLAS_STATUS_SUCCESS;
+}
+inline cublasStatus_t cublasSgemmStridedBatched(cublasHandle_t, cublasOperation_t ta, cublasOperation_t tb, int m,
+                                                int n, int k, const float* alpha, const float* A, int lda,
+                                                long long sA, const float* B, int ldb, long long sB,
+                                                const float* beta, float* C, int ldc, long long sC, int batchCount) {
+  return emu_gemm_strided_batched(ta, tb, m, n, k, alpha, A, lda, sA, B, ldb, sB, beta, C, ldc, sC, batchCount);
+}
+inline cublasStatus_t cublasDgemmStridedBatched(cublasHandle_t, cublasOperation_t ta, cublasOperation_t tb, int m,
+                                                int n, int k, const double* alpha, const double* A, int lda,
+                                                long long sA, const double* B, int ldb, long long sB,
+                                                const double* beta, double* C, int ldc, long long sC,
+                                                int batchCount) {
+  return emu_gemm_strided_batched(ta, tb, m, n, k, alpha, A, lda, sA, B, ldb, sB, beta, C, ldc, sC, batchCount);
 }

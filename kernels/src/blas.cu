@@ -29,6 +29,20 @@ cublasStatus_t gemm_call(cublasHandle_t h, cublasOperation_t ta, cublasOperation
 const char* gemm_name(float) { return "cublasSgemm"; }
 const char* gemm_name(double) { return "cublasDgemm"; }
 
+cublasStatus_t gemm_batched_call(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k,
+                                 const float* alpha, const float* A, int lda, long long sA, const float* B, int ldb,
+                                 long long sB, const float* beta, float* C, int ldc, long long sC, int batch) {
+  return cublasSgemmStridedBatched(h, ta, tb, m, n, k, alpha, A, lda, sA, B, ldb, sB, beta, C, ldc, sC, batch);
+}
+cublasStatus_t gemm_batched_call(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k,
+                                 const double* alpha, const double* A, int lda, long long sA, const double* B,
+                                 int ldb, long long sB, const double* beta, double* C, int ldc, long long sC,
+                                 int batch) {
+  return cublasDgemmStridedBatched(h, ta, tb, m, n, k, alpha, A, lda, sA, B, ldb, sB, beta, C, ldc, sC, batch);
+}
+const char* gemm_batched_name(float) { return "cublasSgemmStridedBatched"; }
+const char* gemm_batched_name(double) { return "cublasDgemmStridedBatched"; }
+
 // Column sums, deterministic: block (32, 32) owns 32 columns; thread (x, y) sums rows y, y+32, ...
 // of column x in order, then the 32 partial sums of a column are added in a fixed tree order.
 // Loads are coalesced (a warp reads 32 adjacent columns of one row).
@@ -71,6 +85,27 @@ void gemm(const Session& s, bool transA, bool transB, idx M, idx Nc, idx K, T al
 }
 
 template <typename T>
+void gemm_strided_batched(const Session& s, bool transA, bool transB, idx M, idx Nc, idx K, T alpha, const T* A,
+                          idx lda, idx strideA, const T* B, idx ldb, idx strideB, T beta, T* C, idx ldc, idx strideC,
+                          idx batch) {
+  if (M == 0 || Nc == 0 || batch == 0) return;
+  if (K == 0) {  // empty sums: C_b = beta C_b (only beta 0 and 1 occur here)
+    if (beta == T(0))
+      for (idx b = 0; b < batch; ++b)
+        PYRNN_CUDA_CHECK(cudaMemset2DAsync(C + b * strideC, ldc * sizeof(T), 0, Nc * sizeof(T), M, s.stream()));
+    return;
+  }
+  // the row-major to column-major mapping of gemm: B first, A second, M and Nc swapped
+  const cublasOperation_t opA = transA ? CUBLAS_OP_T : CUBLAS_OP_N;
+  const cublasOperation_t opB = transB ? CUBLAS_OP_T : CUBLAS_OP_N;
+  const cublasStatus_t st = gemm_batched_call(
+      s.blas(), opB, opA, as_int(Nc, "GEMM width"), as_int(M, "GEMM height"), as_int(K, "GEMM depth"), &alpha, B,
+      as_int(ldb, "GEMM ldb"), strideB, A, as_int(lda, "GEMM lda"), strideA, &beta, C, as_int(ldc, "GEMM ldc"),
+      strideC, as_int(batch, "GEMM batch count"));
+  check_cublas(st, gemm_batched_name(T()), __FILE__, __LINE__);
+}
+
+template <typename T>
 void column_sums(const Session& s, idx rows, idx cols, const T* A, idx lda, T* out) {
   if (cols == 0) return;
   const dim3 block(32, 32);
@@ -105,6 +140,8 @@ void states_before_each_step(const Session& s, idx N, idx Tn, idx H, const T* h0
 
 #define PYRNN_INSTANTIATE(T)                                                                              \
   template void gemm<T>(const Session&, bool, bool, idx, idx, idx, T, const T*, idx, const T*, idx, T, T*, idx); \
+  template void gemm_strided_batched<T>(const Session&, bool, bool, idx, idx, idx, T, const T*, idx, idx,     \
+                                        const T*, idx, idx, T, T*, idx, idx, idx);                           \
   template void column_sums<T>(const Session&, idx, idx, const T*, idx, T*);                              \
   template void copy_rows_or_zero<T>(const Session&, T*, const T*, idx, idx, idx);                        \
   template void states_before_each_step<T>(const Session&, idx, idx, idx, const T*, const T*, T*);

@@ -1,7 +1,8 @@
 """The CUDA backend (pyrnn._cuda) for CuPy arrays: whole-sequence tanh RNN, LSTM and GRU (both
 reset variants), forward and backward, float32 and float64, on cuBLAS GEMMs and fused per-step
-kernels (kernels/). The other ops of the contract go to the next CuPy backend (numba-cuda, else the
-reference: the dispatcher's rule).
+kernels (kernels/); seq2seq attention (attention, attention_weights, weighted_sum) on cuBLAS
+strided-batched GEMMs and masked-softmax row kernels. The other ops of the contract go to the next
+CuPy backend (numba-cuda, else the reference: the dispatcher's rule).
 
 This module owns every GPU buffer: outputs and workspaces are CuPy arrays (CuPy's memory pool),
 allocated on the inputs' device, and the kernels get their raw pointers, the device and CuPy's
@@ -222,3 +223,87 @@ def gru_backward(dhs, dhT, saved):
                            dhT=_p(dhT), dxs=_p(dxs), dWx=_p(dWx), dWh=_p(dWh), db=_p(db), dh0=_p(dh0), dAx=_p(dAx),
                            dAh=_p(dAh), drh=_p(drh), hprev=_p(hprev), device=dev, stream=_stream())
     return dxs, dWx, dWh, db, dh0
+
+
+# ---- seq2seq attention ---------------------------------------------------------------------------
+# hs (N, Te, H), hq (N, Td, H), mask (N, Te) bool or None; the GEMMs are cuBLAS strided-batched
+# calls over the N batch rows and the softmax is one kernel over the N*Td score rows.
+
+def _attn_dims(hs, q_or_a):
+    """N, Te, Td, H from hs (N, Te, H) and hq (N, Td, H) or a (N, Td, Te)."""
+    N, Te, H = hs.shape
+    return N, Te, q_or_a.shape[1], H
+
+
+def attention_weights_forward(hs, hq, mask):
+    dev = _device(hs=hs, hq=hq, mask=mask)
+    with cp.cuda.Device(dev):
+        hs, hq, mask = _c(hs), _c(hq), _c(mask)
+        N, Te, Td, H = _attn_dims(hs, hq)
+        a = cp.empty((N, Td, Te), hs.dtype)
+        _cuda.attention_weights_forward(dtype=hs.dtype.name, N=N, Te=Te, Td=Td, H=H, hs=_p(hs), hq=_p(hq),
+                                        mask=_p(mask), a=_p(a), device=dev, stream=_stream())
+    return a, (hs, hq, a)
+
+
+def attention_weights_backward(da, saved):
+    hs, hq, a = saved
+    dev = _device(hs=hs, da=da)
+    with cp.cuda.Device(dev):
+        da = _c(da)
+        N, Te, Td, H = _attn_dims(hs, hq)
+        dt = hs.dtype
+        dhs, dhq = cp.empty((N, Te, H), dt), cp.empty((N, Td, H), dt)
+        ds = cp.empty((N, Td, Te), dt)  # workspace: the score gradient
+        _cuda.attention_weights_backward(dtype=dt.name, N=N, Te=Te, Td=Td, H=H, hs=_p(hs), hq=_p(hq), a=_p(a),
+                                         da=_p(da), dhs=_p(dhs), dhq=_p(dhq), ds=_p(ds), device=dev, stream=_stream())
+    return dhs, dhq
+
+
+def weighted_sum_forward(hs, a):
+    dev = _device(hs=hs, a=a)
+    with cp.cuda.Device(dev):
+        hs, a = _c(hs), _c(a)
+        N, Te, Td, H = _attn_dims(hs, a)
+        c = cp.empty((N, Td, H), hs.dtype)
+        _cuda.weighted_sum_forward(dtype=hs.dtype.name, N=N, Te=Te, Td=Td, H=H, hs=_p(hs), a=_p(a), c=_p(c),
+                                   device=dev, stream=_stream())
+    return c, (hs, a)
+
+
+def weighted_sum_backward(dc, saved):
+    hs, a = saved
+    dev = _device(hs=hs, dc=dc)
+    with cp.cuda.Device(dev):
+        dc = _c(dc)
+        N, Te, Td, H = _attn_dims(hs, a)
+        dt = hs.dtype
+        dhs, da = cp.empty((N, Te, H), dt), cp.empty((N, Td, Te), dt)
+        _cuda.weighted_sum_backward(dtype=dt.name, N=N, Te=Te, Td=Td, H=H, hs=_p(hs), a=_p(a), dc=_p(dc),
+                                    dhs=_p(dhs), da=_p(da), device=dev, stream=_stream())
+    return dhs, da
+
+
+def attention_forward(hs, hq, mask, train):
+    dev = _device(hs=hs, hq=hq, mask=mask)
+    with cp.cuda.Device(dev):
+        hs, hq, mask = _c(hs), _c(hq), _c(mask)
+        N, Te, Td, H = _attn_dims(hs, hq)
+        a, c = cp.empty((N, Td, Te), hs.dtype), cp.empty((N, Td, H), hs.dtype)
+        _cuda.attention_forward(dtype=hs.dtype.name, N=N, Te=Te, Td=Td, H=H, hs=_p(hs), hq=_p(hq), mask=_p(mask),
+                                a=_p(a), c=_p(c), device=dev, stream=_stream())
+    return c, a, ((hs, hq, a) if train else None)
+
+
+def attention_backward(dc, saved):
+    hs, hq, a = saved
+    dev = _device(hs=hs, dc=dc)
+    with cp.cuda.Device(dev):
+        dc = _c(dc)
+        N, Te, Td, H = _attn_dims(hs, hq)
+        dt = hs.dtype
+        dhs, dhq = cp.empty((N, Te, H), dt), cp.empty((N, Td, H), dt)
+        ds = cp.empty((N, Td, Te), dt)  # workspace: dc hs^T, then the score gradient in place
+        _cuda.attention_backward(dtype=dt.name, N=N, Te=Te, Td=Td, H=H, hs=_p(hs), hq=_p(hq), a=_p(a), dc=_p(dc),
+                                 dhs=_p(dhs), dhq=_p(dhq), ds=_p(ds), device=dev, stream=_stream())
+    return dhs, dhq

@@ -16,6 +16,14 @@ template <typename T>
 void gemm(const Session& s, bool transA, bool transB, idx M, idx Nc, idx K, T alpha, const T* A, idx lda,
           const T* B, idx ldb, T beta, T* C, idx ldc);
 
+// For b < batch: C_b = alpha op(A_b) op(B_b) + beta C_b, X_b = X + b * strideX (elements); each as
+// gemm above (row-major, K == 0 gives C_b = beta C_b). One cuBLAS strided-batched call: attention's
+// per-sequence products ((Td, H) x (H, Te) for each batch row) without a host loop.
+template <typename T>
+void gemm_strided_batched(const Session& s, bool transA, bool transB, idx M, idx Nc, idx K, T alpha, const T* A,
+                          idx lda, idx strideA, const T* B, idx ldb, idx strideB, T beta, T* C, idx ldc, idx strideC,
+                          idx batch);
+
 // out (cols) = sum over the rows of A (rows, cols; row stride lda), in a fixed order (no atomics):
 // bitwise the same on every run
 template <typename T>

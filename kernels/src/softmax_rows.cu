@@ -1,0 +1,102 @@
+// Masked softmax rows and their backward (see softmax_rows.cuh).
+#include <math.h>
+
+#include <algorithm>
+
+#include "pyrnn_cuda/activations.cuh"
+#include "pyrnn_cuda/check.cuh"
+#include "pyrnn_cuda/softmax_rows.cuh"
+
+namespace pyrnn_cuda {
+
+namespace {
+
+constexpr int kRowBlock = 128;  // threads per row (a power of two: the tree halves it)
+
+// The block's combined v (max or sum), returned to every thread: a fixed tree over red
+// (kRowBlock entries of shared memory). The leading barrier lets a caller reuse red right away.
+template <bool kMax, typename T>
+__device__ T block_reduce(T v, T* red) {
+  __syncthreads();
+  red[threadIdx.x] = v;
+  __syncthreads();
+  for (int half = kRowBlock / 2; half > 0; half /= 2) {
+    if (static_cast<int>(threadIdx.x) < half) {
+      const T o = red[threadIdx.x + half];
+      red[threadIdx.x] = kMax ? (o > red[threadIdx.x] ? o : red[threadIdx.x]) : red[threadIdx.x] + o;
+    }
+    __syncthreads();
+  }
+  return red[0];
+}
+
+template <typename T>
+__global__ void masked_softmax_rows_kernel(idx rows, idx cols, T* scores, const bool* keep, idx rows_per_keep,
+                                           idx causal_Tq) {  // scores (rows, cols) in place; keep (rows/rpk, cols)
+  __shared__ T red[kRowBlock];
+  const T inf = T(INFINITY);
+  for (idx r = blockIdx.x; r < rows; r += gridDim.x) {
+    T* row = scores + r * cols;
+    const bool* k = keep ? keep + (r / rows_per_keep) * cols : nullptr;
+    const idx last = causal_Tq > 0 ? r % causal_Tq : cols - 1;  // causal: keys after the query are masked
+    T m = -inf;
+    for (idx j = threadIdx.x; j <= last && j < cols; j += kRowBlock)
+      if ((!k || k[j]) && row[j] > m) m = row[j];
+    m = block_reduce<true>(m, red);
+    // every key masked: max -inf, and -inf - (-inf) = NaN; shift by 0 so all exponentials are 0
+    if (!(m > -inf && m < inf)) m = T(0);
+    T z = T(0);
+    for (idx j = threadIdx.x; j < cols; j += kRowBlock) {
+      const T e = j <= last && (!k || k[j]) ? exp_(row[j] - m) : T(0);
+      row[j] = e;
+      z += e;
+    }
+    z = block_reduce<false>(z, red);
+    if (!(z > T(0))) z = T(1);  // all masked: 0 / 1 = 0
+    for (idx j = threadIdx.x; j < cols; j += kRowBlock) row[j] = row[j] / z;
+  }
+}
+
+template <typename T>
+__global__ void softmax_rows_backward_kernel(idx rows, idx cols, const T* a, const T* da, T* ds,
+                                             T scale) {  // a, da, ds (rows, cols); ds may alias da
+  __shared__ T red[kRowBlock];
+  for (idx r = blockIdx.x; r < rows; r += gridDim.x) {
+    const idx o = r * cols;
+    T dot = T(0);
+    for (idx j = threadIdx.x; j < cols; j += kRowBlock) dot += a[o + j] * da[o + j];
+    dot = block_reduce<false>(dot, red);
+    for (idx j = threadIdx.x; j < cols; j += kRowBlock) ds[o + j] = a[o + j] * (da[o + j] - dot) * scale;
+  }
+}
+
+unsigned row_grid(idx rows) {  // one block per row, at most 2^20 (the kernels stride past that)
+  return static_cast<unsigned>(std::min<idx>(rows, idx(1) << 20));
+}
+
+}  // namespace
+
+template <typename T>
+void masked_softmax_rows(const Session& s, idx rows, idx cols, T* scores, const bool* keep, idx rows_per_keep,
+                         idx causal_Tq) {
+  if (rows == 0 || cols == 0) return;
+  masked_softmax_rows_kernel<T><<<row_grid(rows), kRowBlock, 0, s.stream()>>>(rows, cols, scores, keep,
+                                                                              rows_per_keep, causal_Tq);
+  PYRNN_CUDA_CHECK_LAUNCH("masked_softmax_rows_kernel");
+}
+
+template <typename T>
+void softmax_rows_backward(const Session& s, idx rows, idx cols, const T* a, const T* da, T* ds, T scale) {
+  if (rows == 0 || cols == 0) return;
+  softmax_rows_backward_kernel<T><<<row_grid(rows), kRowBlock, 0, s.stream()>>>(rows, cols, a, da, ds, scale);
+  PYRNN_CUDA_CHECK_LAUNCH("softmax_rows_backward_kernel");
+}
+
+#define PYRNN_INSTANTIATE(T)                                                                                 \
+  template void masked_softmax_rows<T>(const Session&, idx, idx, T*, const bool*, idx, idx);                  \
+  template void softmax_rows_backward<T>(const Session&, idx, idx, const T*, const T*, T*, T);
+PYRNN_INSTANTIATE(float)
+PYRNN_INSTANTIATE(double)
+#undef PYRNN_INSTANTIATE
+
+}  // namespace pyrnn_cuda
