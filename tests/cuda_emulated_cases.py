@@ -39,6 +39,13 @@ EXTRA_SHAPES = [(24, 30, 40, 130), (0, 3, 4, 5), (2, 0, 4, 5), (0, 0, 4, 5), (3,
 ATTN_SHAPES = [(1, 1, 1, 1), (2, 3, 7, 5), (3, 7, 5, 9), (4, 29, 11, 33), (2, 300, 13, 17)]
 ATTN_CORNERS = [(0, 3, 2, 4), (2, 3, 0, 4), (2, 3, 4, 0)]
 ATTN_MASKS = ("none", "padding", "all-masked-row")
+# scaled dot-product attention (N, Hh, Tq, Tk, dk, dv), as tests/test_attention_backends.py but for
+# its 300-query causal shape a 33-query one (the emulator runs a row block per query row and head):
+# single elements, Tq < Tk (300 keys), Tq > Tk, dk != dv, a square causal shape
+SDPA_SHAPES = [(1, 1, 1, 1, 1, 1), (2, 3, 5, 300, 8, 5), (2, 3, 13, 7, 8, 3), (3, 2, 9, 9, 7, 11),
+               (2, 2, 33, 33, 16, 16)]
+SDPA_VARIANTS = [("none", False), ("padding", False), ("all-masked-row", False), ("none", True), ("padding", True)]
+SDPA_CASES = [(m, c, s) for m, c in SDPA_VARIANTS for s in SDPA_SHAPES if not c or s[2] == s[3]]
 
 
 def case_ids():
@@ -50,6 +57,9 @@ def case_ids():
     ids += [f"attention_parts/{'x'.join(map(str, s))}/{dt}"
             for s, dt in itertools.product([(1, 1, 1, 1), (3, 7, 5, 9), (2, 300, 13, 17), (2, 3, 4, 0)], DTYPES)]
     ids += [f"attention/inference/{dt}" for dt in DTYPES]
+    ids += [f"sdpa/{'x'.join(map(str, s))}/{m}{'-causal' if c else ''}/{dt}"
+            for (m, c, s), dt in itertools.product(SDPA_CASES, DTYPES)]
+    ids += [f"sdpa/strided-inference/{dt}" for dt in DTYPES]
     return ids
 
 
@@ -145,12 +155,69 @@ def check_attention(backend, case_id):
             assert np.all(arr[dead] == 0), f"attention {name}: an all-masked sequence is not exactly zero"
 
 
+def sdpa_case(shape, dtype, mask_kind, seed=0):
+    """q, k, v, dout, mask; the masks of tests/test_attention_backends.py (key 0 masked in the first
+    sequence: under a causal mask its query 0 sees nothing)."""
+    N, Hh, Tq, Tk, dk, dv = shape
+    rng = np.random.default_rng(seed)
+    q, k = rng.standard_normal((N, Hh, Tq, dk)).astype(dtype), rng.standard_normal((N, Hh, Tk, dk)).astype(dtype)
+    v, dout = rng.standard_normal((N, Hh, Tk, dv)).astype(dtype), rng.standard_normal((N, Hh, Tq, dv)).astype(dtype)
+    mask = None
+    if mask_kind != "none":
+        mask = np.ones((N, Tk), dtype=bool)
+        mask[-1, Tk // 3 + 1:] = False
+        if Tk > 2:
+            mask[0, 0] = False
+        if mask_kind == "all-masked-row":
+            mask[N // 2] = False
+    return q, k, v, dout, mask
+
+
+def check_sdpa(backend, case_id):
+    from pyrnn import reference
+
+    _, what, *rest = case_id.split("/")
+    dtype = DTYPES[rest[-1]]
+    if what == "strided-inference":  # non-contiguous q (how MultiHeadAttention splits heads); train=False
+        q, k, v, dout, mask = sdpa_case((2, 3, 13, 7, 8, 3), dtype, "padding")
+        qt = np.ascontiguousarray(q.transpose(0, 2, 1, 3)).transpose(0, 2, 1, 3)
+        out, saved = backend.sdpa_forward(qt, k, v, mask, False, True)
+        got = [out, *backend.sdpa_backward(dout, saved)]
+        rout, rsaved = reference.sdpa_forward(q, k, v, mask, False, True)
+        for name, g, w in zip(("out", "dq", "dk", "dv"), got, [rout, *reference.sdpa_backward(dout, rsaved)]):
+            assert_close(g, w, dtype, f"sdpa {name} (strided q)")
+        out_i, saved_i = backend.sdpa_forward(q, k, v, mask, False, False)
+        assert saved_i is None, "train=False must save nothing"
+        np.testing.assert_array_equal(out_i, out, err_msg="sdpa out: train=False differs from train=True")
+        return
+    shape = tuple(int(x) for x in what.split("x"))
+    mask_kind, causal = rest[0].removesuffix("-causal"), rest[0].endswith("-causal")
+    q, k, v, dout, mask = sdpa_case(shape, dtype, mask_kind)
+
+    def whole(api):
+        out, saved = api.sdpa_forward(q, k, v, mask, causal, True)
+        return [out, *api.sdpa_backward(dout, saved)]
+    got = whole(backend)
+    for name, g, w in zip(("out", "dq", "dk", "dv"), got, whole(reference)):
+        assert_close(g, w, dtype, f"sdpa {name}")
+    if mask is not None:  # an all-masked sequence: exactly zero output and gradients; a masked key: none
+        dead = ~mask.any(axis=1)
+        for name, arr in zip(("out", "dq", "dk", "dv"), got):
+            assert np.all(arr[dead] == 0), f"sdpa {name}: an all-masked sequence is not exactly zero"
+        for name, arr in zip(("dk", "dv"), got[2:]):
+            assert np.all(arr.transpose(0, 2, 1, 3)[~mask] == 0), f"sdpa {name}: a masked key got a gradient"
+        if causal and shape[2] > 2:  # query 0 of sequence 0 sees only key 0, which is masked
+            assert np.all(got[0][0, :, 0] == 0) and np.all(got[1][0, :, 0] == 0), "causal query 0 not zero"
+
+
 def check(backend, case_id):
     from pyrnn import reference
 
     op, what, *rest = case_id.split("/")
     if op.startswith("attention"):
         return check_attention(backend, case_id)
+    if op == "sdpa":
+        return check_sdpa(backend, case_id)
     dtype = DTYPES[rest[-1]]
     if what == "inference":
         c = make_case(op, (3, 7, 13, 9), dtype)

@@ -24,7 +24,7 @@ import pytest
 
 import pyrnn
 from pyrnn import backends, ops
-from test_attention_backends import MASKS as S2S_MASKS, S2S_SHAPES, s2s_case
+from test_attention_backends import MASKS as S2S_MASKS, S2S_SHAPES, SDPA_CASES, SDPA_IDS, s2s_case, sdpa_case
 from test_backend_vs_reference import OPS, SHAPES, VARIANTS, assert_close, make_case, names
 
 try:
@@ -390,6 +390,65 @@ def test_attention_deterministic():
     again = _s2s((8, 200, 50, 32), np.float32, "padding", seed=4)
     for name, a, b in zip(("c", "a", "dhs", "dhq"), first, again):
         assert cp.array_equal(a, b), f"cuda attention {name}: two runs differ"
+
+
+# ---- scaled dot-product attention (materialises the (Tq, Tk) weights; see pyrnn/backends/cuda.py) ----
+# tests/test_attention_backends.py's cases (padding and causal masks, an all-masked sequence, 300 and
+# 520 keys) and tolerances.
+
+def _sdpa(shape, dtype, mask_kind, causal, backend="cuda", seed=0):
+    q, k, v, dout, mask = sdpa_case(shape, dtype, mask_kind, seed=seed)
+    if backend == "cuda":
+        q, k, v, dout = cp.asarray(q), cp.asarray(k), cp.asarray(v), cp.asarray(dout)
+        mask = None if mask is None else cp.asarray(mask)
+    with pyrnn.use_backend(backend):
+        out, saved = ops.sdpa_forward(q, k, v, mask, causal)
+        if backend == "cuda":
+            assert saved.backend.NAME == "cuda", f"sdpa ran on {saved.backend.NAME}, not cuda"
+        return [out, *ops.sdpa_backward(dout, saved)]
+
+
+@gpu
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+@pytest.mark.parametrize("mask_kind,causal,shape", SDPA_CASES, ids=SDPA_IDS)
+def test_sdpa_matches_reference(mask_kind, causal, shape, dtype):
+    _cuda_usable()
+    got = to_host(_sdpa(shape, dtype, mask_kind, causal), "sdpa")
+    want = _sdpa(shape, dtype, mask_kind, causal, backend="reference")
+    for name, g, w in zip(("out", "dq", "dk", "dv"), got, want):
+        assert_close(g, w, dtype, f"cuda sdpa {name}")
+    mask = sdpa_case(shape, dtype, mask_kind)[4]
+    if mask is not None:
+        dead = ~mask.any(axis=1)
+        for name, arr in zip(("out", "dq", "dk", "dv"), got):
+            assert np.all(arr[dead] == 0), f"cuda sdpa {name}: an all-masked sequence is not exactly zero"
+        for name, arr in zip(("dk", "dv"), got[2:]):
+            assert np.all(arr.transpose(0, 2, 1, 3)[~mask] == 0), f"cuda sdpa {name}: a masked key got a gradient"
+
+
+@gpu
+def test_sdpa_strided_inputs_and_no_train():
+    _cuda_usable()
+    q, k, v, dout, mask = sdpa_case((2, 3, 13, 7, 8, 3), np.float64, "padding")
+    want = _sdpa((2, 3, 13, 7, 8, 3), np.float64, "padding", False, backend="reference")
+    qt = cp.asarray(np.ascontiguousarray(q.transpose(0, 2, 1, 3))).transpose(0, 2, 1, 3)  # MultiHeadAttention's split
+    with pyrnn.use_backend("cuda"):
+        out, saved = ops.sdpa_forward(qt, _odd_layout(k, "F"), _odd_layout(v, "strided"), _odd_layout(mask, "strided"))
+        grads = ops.sdpa_backward(_odd_layout(dout, "F"), saved)
+        out2, saved2 = ops.sdpa_forward(cp.asarray(q), cp.asarray(k), cp.asarray(v), cp.asarray(mask), train=False)
+    assert saved2 is None
+    for name, g, w in zip(("out", "dq", "dk", "dv", "out (train=False)"), to_host([out, *grads, out2], "sdpa"),
+                          want + want[:1]):
+        assert_close(g, w, np.float64, f"cuda sdpa {name} (odd layouts)")
+
+
+@gpu
+def test_sdpa_deterministic():
+    _cuda_usable()
+    first = _sdpa((2, 4, 300, 300, 16, 8), np.float32, "padding", True, seed=3)
+    again = _sdpa((2, 4, 300, 300, 16, 8), np.float32, "padding", True, seed=3)
+    for name, a, b in zip(("out", "dq", "dk", "dv"), first, again):
+        assert cp.array_equal(a, b), f"cuda sdpa {name}: two runs differ"
 
 
 # ---- the module itself: built where nvcc is, errors that name the call (no GPU needed) ----------

@@ -22,6 +22,7 @@
 #include "pyrnn_cuda/gru.cuh"
 #include "pyrnn_cuda/lstm.cuh"
 #include "pyrnn_cuda/rnn.cuh"
+#include "pyrnn_cuda/sdpa.cuh"
 #include "pyrnn_cuda/session.cuh"
 
 #ifndef PYRNN_CUBLAS_FROM
@@ -107,6 +108,13 @@ void check_attention_dims(idx N, idx Te, idx Td, idx H) {
   if (N < 0 || Te < 0 || Td < 0 || H < 0)
     throw py::value_error("pyrnn._cuda: expected N, Te, Td, H >= 0, got N=" + std::to_string(N) +
                           " Te=" + std::to_string(Te) + " Td=" + std::to_string(Td) + " H=" + std::to_string(H));
+}
+
+void check_sdpa_dims(idx N, idx Hh, idx Tq, idx Tk, idx Dk, idx Dv) {
+  if (N < 0 || Hh < 0 || Tq < 0 || Tk < 0 || Dk < 0 || Dv < 0)
+    throw py::value_error("pyrnn._cuda: expected N, Hh, Tq, Tk, Dk, Dv >= 0, got N=" + std::to_string(N) +
+                          " Hh=" + std::to_string(Hh) + " Tq=" + std::to_string(Tq) + " Tk=" + std::to_string(Tk) +
+                          " Dk=" + std::to_string(Dk) + " Dv=" + std::to_string(Dv));
 }
 
 }  // namespace
@@ -307,4 +315,36 @@ PYBIND11_MODULE(_cuda, m) {
       },
       arg("dtype"), arg("N"), arg("Te"), arg("Td"), arg("H"), arg("hs"), arg("hq"), arg("a"), arg("dc"), arg("dhs"),
       arg("dhq"), arg("ds"), arg("device"), arg("stream"), nogil);
+
+  // ---- scaled dot-product attention: q (N,Hh,Tq,Dk), k (N,Hh,Tk,Dk), v (N,Hh,Tk,Dv), mask (N,Tk) | 0;
+  // P (N,Hh,Tq,Tk) the materialised attention weights, kept for the backward ----
+  m.def(
+      "sdpa_forward",
+      [](const std::string& dtype, idx N, idx Hh, idx Tq, idx Tk, idx Dk, idx Dv, bool causal, ptr_t q, ptr_t k,
+         ptr_t v, ptr_t mask, ptr_t P, ptr_t out, int device, ptr_t stream) {
+        check_sdpa_dims(N, Hh, Tq, Tk, Dk, Dv);
+        by_dtype(dtype, [&](auto x) {
+          using T = decltype(x);
+          pyrnn_cuda::Session s(device, stream);
+          pyrnn_cuda::sdpa_forward<T>(s, N, Hh, Tq, Tk, Dk, Dv, causal, p<T>(q), p<T>(k), p<T>(v), p<bool>(mask),
+                                      p<T>(P), p<T>(out));
+        });
+      },
+      arg("dtype"), arg("N"), arg("Hh"), arg("Tq"), arg("Tk"), arg("Dk"), arg("Dv"), arg("causal"), arg("q"), arg("k"),
+      arg("v"), arg("mask"), arg("P"), arg("out"), arg("device"), arg("stream"), nogil);
+
+  m.def(
+      "sdpa_backward",
+      [](const std::string& dtype, idx N, idx Hh, idx Tq, idx Tk, idx Dk, idx Dv, ptr_t q, ptr_t k, ptr_t v, ptr_t P,
+         ptr_t dout, ptr_t dq, ptr_t dk, ptr_t dv, ptr_t dS, int device, ptr_t stream) {
+        check_sdpa_dims(N, Hh, Tq, Tk, Dk, Dv);
+        by_dtype(dtype, [&](auto x) {
+          using T = decltype(x);
+          pyrnn_cuda::Session s(device, stream);
+          pyrnn_cuda::sdpa_backward<T>(s, N, Hh, Tq, Tk, Dk, Dv, p<T>(q), p<T>(k), p<T>(v), p<T>(P), p<T>(dout),
+                                       p<T>(dq), p<T>(dk), p<T>(dv), p<T>(dS));
+        });
+      },
+      arg("dtype"), arg("N"), arg("Hh"), arg("Tq"), arg("Tk"), arg("Dk"), arg("Dv"), arg("q"), arg("k"),
+      arg("v"), arg("P"), arg("dout"), arg("dq"), arg("dk"), arg("dv"), arg("dS"), arg("device"), arg("stream"), nogil);
 }

@@ -1,8 +1,9 @@
 """The CUDA backend (pyrnn._cuda) for CuPy arrays: whole-sequence tanh RNN, LSTM and GRU (both
 reset variants), forward and backward, float32 and float64, on cuBLAS GEMMs and fused per-step
 kernels (kernels/); seq2seq attention (attention, attention_weights, weighted_sum) on cuBLAS
-strided-batched GEMMs and masked-softmax row kernels. The other ops of the contract go to the next
-CuPy backend (numba-cuda, else the reference: the dispatcher's rule).
+strided-batched GEMMs and masked-softmax row kernels; scaled dot-product attention the same way,
+materialising the (Tq, Tk) weights (see sdpa_forward below). The other ops of the contract go
+to the next CuPy backend (numba-cuda, else the reference: the dispatcher's rule).
 
 This module owns every GPU buffer: outputs and workspaces are CuPy arrays (CuPy's memory pool),
 allocated on the inputs' device, and the kernels get their raw pointers, the device and CuPy's
@@ -307,3 +308,39 @@ def attention_backward(dc, saved):
         _cuda.attention_backward(dtype=dt.name, N=N, Te=Te, Td=Td, H=H, hs=_p(hs), hq=_p(hq), a=_p(a), dc=_p(dc),
                                  dhs=_p(dhs), dhq=_p(dhq), ds=_p(ds), device=dev, stream=_stream())
     return dhs, dhq
+
+
+# ---- scaled dot-product attention ----------------------------------------------------------------
+# q (N, Hh, Tq, dk), k (N, Hh, Tk, dk), v (N, Hh, Tk, dv), mask (N, Tk) bool or None. This version
+# MATERIALISES the (Tq, Tk) attention weights of every head: P (N, Hh, Tq, Tk) is allocated by the
+# forward and kept for the backward (memory grows as Tq * Tk); a streaming flash-style kernel is
+# left for a session with a GPU to measure.
+
+def sdpa_forward(q, k, v, mask, causal, train):
+    dev = _device(q=q, k=k, v=v, mask=mask)
+    with cp.cuda.Device(dev):
+        q, k, v, mask = _c(q), _c(k), _c(v), _c(mask)
+        N, Hh, Tq, Dk = q.shape
+        Tk, Dv = k.shape[2], v.shape[3]
+        P = cp.empty((N, Hh, Tq, Tk), q.dtype)  # the weights; inference needs them as workspace too
+        out = cp.empty((N, Hh, Tq, Dv), q.dtype)
+        _cuda.sdpa_forward(dtype=q.dtype.name, N=N, Hh=Hh, Tq=Tq, Tk=Tk, Dk=Dk, Dv=Dv, causal=bool(causal),
+                           q=_p(q), k=_p(k), v=_p(v), mask=_p(mask), P=_p(P), out=_p(out), device=dev,
+                           stream=_stream())
+    return out, ((q, k, v, P) if train else None)
+
+
+def sdpa_backward(dout, saved):
+    q, k, v, P = saved
+    dev = _device(q=q, dout=dout)
+    with cp.cuda.Device(dev):
+        dout = _c(dout)
+        N, Hh, Tq, Dk = q.shape
+        Tk, Dv = k.shape[2], v.shape[3]
+        dt = q.dtype
+        dq, dk, dv = cp.empty(q.shape, dt), cp.empty(k.shape, dt), cp.empty(v.shape, dt)
+        dS = cp.empty((N, Hh, Tq, Tk), dt)  # workspace: dout v^T, then the score gradient in place
+        _cuda.sdpa_backward(dtype=dt.name, N=N, Hh=Hh, Tq=Tq, Tk=Tk, Dk=Dk, Dv=Dv, q=_p(q), k=_p(k), v=_p(v),
+                            P=_p(P), dout=_p(dout), dq=_p(dq), dk=_p(dk), dv=_p(dv), dS=_p(dS), device=dev,
+                            stream=_stream())
+    return dq, dk, dv
