@@ -19,6 +19,7 @@ import pytest
 
 import pyrnn
 from pyrnn import backends, ops
+from pyrnn._arrays import get_xp
 
 OTHER_BACKENDS = [n for n in backends.NUMPY_ORDER if n != "reference" and backends.backend_status()[n][0]]
 RTOL = {np.float32: 1e-5, np.float64: 1e-12}
@@ -163,7 +164,9 @@ def test_non_contiguous_and_fortran_inputs(op, dtype, order, backend):
 
 def _concat_chunks(op, backend, c, split):
     """Forward over xs[:, :split] then xs[:, split:] carrying the state; backward in reverse,
-    carrying dh0 (and dc0) of the second chunk into the first as its dhT (dcT)."""
+    carrying dh0 (and dc0) of the second chunk into the first as its dhT (dcT). NumPy or CuPy
+    arrays in, the same kind out (tests/test_cuda_backend.py runs it on the GPU)."""
+    xp = get_xp(c["xs"])
     first = dict(c, xs=c["xs"][:, :split], dhs=c["dhs"][:, :split])
     second = dict(c, xs=c["xs"][:, split:], dhs=c["dhs"][:, split:])
     with pyrnn.use_backend(backend):
@@ -172,21 +175,21 @@ def _concat_chunks(op, backend, c, split):
             hs2, h2, c2, s2 = ops.lstm_forward(second["xs"], c["Wx"], c["Wh"], c["b"], h1, c1)
             g2 = ops.lstm_backward(second["dhs"], c["dhT"], c["dcT"], s2)
             g1 = ops.lstm_backward(first["dhs"], g2[4], g2[5], s1)
-            fwd = [np.concatenate([hs1, hs2], axis=1), h2, c2]
+            fwd = [xp.concatenate([hs1, hs2], axis=1), h2, c2]
         elif op == "rnn":
             hs1, h1, s1 = ops.rnn_forward(first["xs"], c["Wx"], c["Wh"], c["b"], c["h0"])
             hs2, h2, s2 = ops.rnn_forward(second["xs"], c["Wx"], c["Wh"], c["b"], h1)
             g2 = ops.rnn_backward(second["dhs"], c["dhT"], s2)
             g1 = ops.rnn_backward(first["dhs"], g2[4], s1)
-            fwd = [np.concatenate([hs1, hs2], axis=1), h2]
+            fwd = [xp.concatenate([hs1, hs2], axis=1), h2]
         else:
             ra = c["reset_after"]
             hs1, h1, s1 = ops.gru_forward(first["xs"], c["Wx"], c["Wh"], c["b"], c["h0"], ra)
             hs2, h2, s2 = ops.gru_forward(second["xs"], c["Wx"], c["Wh"], c["b"], h1, ra)
             g2 = ops.gru_backward(second["dhs"], c["dhT"], s2)
             g1 = ops.gru_backward(first["dhs"], g2[4], s1)
-            fwd = [np.concatenate([hs1, hs2], axis=1), h2]
-    grads = [np.concatenate([g1[0], g2[0]], axis=1)]  # dxs
+            fwd = [xp.concatenate([hs1, hs2], axis=1), h2]
+    grads = [xp.concatenate([g1[0], g2[0]], axis=1)]  # dxs
     grads += [a + b if a is not None else None for a, b in zip(g1[1:4], g2[1:4])]  # dWx, dWh, db summed
     grads += list(g1[4:])  # dh0 (dc0) of the whole sequence
     return fwd, grads

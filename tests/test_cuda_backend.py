@@ -25,7 +25,7 @@ import pytest
 import pyrnn
 from pyrnn import backends, ops
 from test_attention_backends import MASKS as S2S_MASKS, S2S_SHAPES, SDPA_CASES, SDPA_IDS, s2s_case, sdpa_case
-from test_backend_vs_reference import OPS, SHAPES, VARIANTS, assert_close, make_case, names
+from test_backend_vs_reference import OPS, SHAPES, VARIANTS, _concat_chunks, assert_close, make_case, names
 
 try:
     import cupy as cp
@@ -157,33 +157,8 @@ def test_non_contiguous_and_fortran_inputs(op, dtype, order):
 
 
 def _chunks(op, c, split):
-    """Forward over xs[:, :split] then xs[:, split:] carrying the state; backward in reverse, carrying
-    dh0 (and dc0) of the second chunk into the first as its dhT (dcT). CuPy in, NumPy out."""
-    first = dict(c, xs=c["xs"][:, :split], dhs=c["dhs"][:, :split])
-    second = dict(c, xs=c["xs"][:, split:], dhs=c["dhs"][:, split:])
-    with pyrnn.use_backend("cuda"):
-        if op == "lstm":
-            hs1, h1, c1, s1 = ops.lstm_forward(first["xs"], c["Wx"], c["Wh"], c["b"], c["h0"], c["c0"])
-            hs2, h2, c2, s2 = ops.lstm_forward(second["xs"], c["Wx"], c["Wh"], c["b"], h1, c1)
-            g2 = ops.lstm_backward(second["dhs"], c["dhT"], c["dcT"], s2)
-            g1 = ops.lstm_backward(first["dhs"], g2[4], g2[5], s1)
-            fwd = [cp.concatenate([hs1, hs2], axis=1), h2, c2]
-        elif op == "rnn":
-            hs1, h1, s1 = ops.rnn_forward(first["xs"], c["Wx"], c["Wh"], c["b"], c["h0"])
-            hs2, h2, s2 = ops.rnn_forward(second["xs"], c["Wx"], c["Wh"], c["b"], h1)
-            g2 = ops.rnn_backward(second["dhs"], c["dhT"], s2)
-            g1 = ops.rnn_backward(first["dhs"], g2[4], s1)
-            fwd = [cp.concatenate([hs1, hs2], axis=1), h2]
-        else:
-            ra = c["reset_after"]
-            hs1, h1, s1 = ops.gru_forward(first["xs"], c["Wx"], c["Wh"], c["b"], c["h0"], ra)
-            hs2, h2, s2 = ops.gru_forward(second["xs"], c["Wx"], c["Wh"], c["b"], h1, ra)
-            g2 = ops.gru_backward(second["dhs"], c["dhT"], s2)
-            g1 = ops.gru_backward(first["dhs"], g2[4], s1)
-            fwd = [cp.concatenate([hs1, hs2], axis=1), h2]
-    grads = [cp.concatenate([g1[0], g2[0]], axis=1)]  # dxs
-    grads += [a + b if a is not None else None for a, b in zip(g1[1:4], g2[1:4])]  # dWx, dWh, db summed
-    grads += list(g1[4:])  # dh0 (dc0) of the whole sequence
+    """test_backend_vs_reference's chunked run on the cuda backend (CuPy in), NumPy out."""
+    fwd, grads = _concat_chunks(op, "cuda", c, split)
     return to_host(fwd, op), to_host(grads, op)
 
 
