@@ -127,9 +127,10 @@ def test_attention_strided_inputs_and_no_train(backend):
 # ---- scaled dot-product attention ----------------------------------------------------------------------
 
 # (N, Hh, Tq, Tk, dk, dv): single elements, Tq != Tk both ways, odd sizes, dk != dv, long T (300) so that
-# several key and query blocks (and the online rescaling between key blocks) are exercised
+# several key and query blocks (and the online rescaling between key blocks) are exercised; one head
+# over several blocks, so the cpp backward's block split (fewer heads than threads) is compared too
 SDPA_SHAPES = [(1, 1, 1, 1, 1, 1), (2, 3, 5, 300, 8, 5), (2, 3, 13, 7, 8, 3), (3, 2, 9, 9, 7, 11),
-               (2, 2, 300, 300, 16, 16), (1, 2, 70, 520, 4, 6)]
+               (2, 2, 300, 300, 16, 16), (1, 2, 70, 520, 4, 6), (1, 1, 300, 300, 8, 8)]
 
 
 def sdpa_case(shape, dtype, mask_kind, seed=0):
