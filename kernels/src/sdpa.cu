@@ -7,17 +7,6 @@
 
 namespace pyrnn_cuda {
 
-namespace {
-
-// the reference's 1 / sqrt(dk) in double, then rounded to T (as NumPy scales a float32 array by a
-// Python float); dk = 0 cannot reach here (pyrnn.ops rejects it), 1 keeps it harmless
-template <typename T>
-T score_scale(idx Dk) {
-  return Dk ? static_cast<T>(1.0 / sqrt(static_cast<double>(Dk))) : T(1);
-}
-
-}  // namespace
-
 template <typename T>
 void sdpa_forward(const Session& s, idx N, idx Hh, idx Tq, idx Tk, idx Dk, idx Dv, bool causal, const T* q,
                   const T* k, const T* v, const bool* keep, T* P, T* out) {

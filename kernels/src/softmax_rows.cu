@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "pyrnn_cuda/activations.cuh"
+#include "pyrnn_cuda/block_reduce.cuh"
 #include "pyrnn_cuda/check.cuh"
 #include "pyrnn_cuda/softmax_rows.cuh"
 
@@ -12,23 +13,6 @@ namespace pyrnn_cuda {
 namespace {
 
 constexpr int kRowBlock = 128;  // threads per row (a power of two: the tree halves it)
-
-// The block's combined v (max or sum), returned to every thread: a fixed tree over red
-// (kRowBlock entries of shared memory). The leading barrier lets a caller reuse red right away.
-template <bool kMax, typename T>
-__device__ T block_reduce(T v, T* red) {
-  __syncthreads();
-  red[threadIdx.x] = v;
-  __syncthreads();
-  for (int half = kRowBlock / 2; half > 0; half /= 2) {
-    if (static_cast<int>(threadIdx.x) < half) {
-      const T o = red[threadIdx.x + half];
-      red[threadIdx.x] = kMax ? (o > red[threadIdx.x] ? o : red[threadIdx.x]) : red[threadIdx.x] + o;
-    }
-    __syncthreads();
-  }
-  return red[0];
-}
 
 template <typename T>
 __global__ void masked_softmax_rows_kernel(idx rows, idx cols, T* scores, const bool* keep, idx rows_per_keep,
@@ -42,7 +26,7 @@ __global__ void masked_softmax_rows_kernel(idx rows, idx cols, T* scores, const 
     T m = -inf;
     for (idx j = threadIdx.x; j <= last && j < cols; j += kRowBlock)
       if ((!k || k[j]) && row[j] > m) m = row[j];
-    m = block_reduce<true>(m, red);
+    m = block_reduce<kRowBlock, true>(m, red);
     // every key masked: max -inf, and -inf - (-inf) = NaN; shift by 0 so all exponentials are 0
     if (!(m > -inf && m < inf)) m = T(0);
     T z = T(0);
@@ -51,7 +35,7 @@ __global__ void masked_softmax_rows_kernel(idx rows, idx cols, T* scores, const 
       row[j] = e;
       z += e;
     }
-    z = block_reduce<false>(z, red);
+    z = block_reduce<kRowBlock, false>(z, red);
     if (!(z > T(0))) z = T(1);  // all masked: 0 / 1 = 0
     for (idx j = threadIdx.x; j < cols; j += kRowBlock) row[j] = row[j] / z;
   }
@@ -65,7 +49,7 @@ __global__ void softmax_rows_backward_kernel(idx rows, idx cols, const T* a, con
     const idx o = r * cols;
     T dot = T(0);
     for (idx j = threadIdx.x; j < cols; j += kRowBlock) dot += a[o + j] * da[o + j];
-    dot = block_reduce<false>(dot, red);
+    dot = block_reduce<kRowBlock, false>(dot, red);
     for (idx j = threadIdx.x; j < cols; j += kRowBlock) ds[o + j] = a[o + j] * (da[o + j] - dot) * scale;
   }
 }
