@@ -23,6 +23,7 @@
 #include "pyrnn_cuda/lstm.cuh"
 #include "pyrnn_cuda/rnn.cuh"
 #include "pyrnn_cuda/sdpa.cuh"
+#include "pyrnn_cuda/sdpa_stream.cuh"
 #include "pyrnn_cuda/session.cuh"
 
 #ifndef PYRNN_CUBLAS_FROM
@@ -347,4 +348,37 @@ PYBIND11_MODULE(_cuda, m) {
       },
       arg("dtype"), arg("N"), arg("Hh"), arg("Tq"), arg("Tk"), arg("Dk"), arg("Dv"), arg("q"), arg("k"),
       arg("v"), arg("P"), arg("dout"), arg("dq"), arg("dk"), arg("dv"), arg("dS"), arg("device"), arg("stream"), nogil);
+
+  m.def(
+      "sdpa_stream_forward",
+      [](const std::string& dtype, idx N, idx Hh, idx Tq, idx Tk, idx Dk, idx Dv, bool causal, ptr_t q, ptr_t k,
+         ptr_t v, ptr_t mask, ptr_t out, ptr_t lse, int device, ptr_t stream) {
+        check_sdpa_dims(N, Hh, Tq, Tk, Dk, Dv);
+        by_dtype(dtype, [&](auto x) {
+          using T = decltype(x);
+          pyrnn_cuda::Session s(device, stream);
+          pyrnn_cuda::sdpa_stream_forward<T>(s, N, Hh, Tq, Tk, Dk, Dv, causal, p<T>(q), p<T>(k), p<T>(v),
+                                             p<bool>(mask), p<T>(out), p<T>(lse));
+        });
+      },
+      arg("dtype"), arg("N"), arg("Hh"), arg("Tq"), arg("Tk"), arg("Dk"), arg("Dv"), arg("causal"), arg("q"), arg("k"),
+      arg("v"), arg("mask"), arg("out"), arg("lse"), arg("device"), arg("stream"), nogil);
+
+  m.def(
+      "sdpa_stream_backward",
+      [](const std::string& dtype, idx N, idx Hh, idx Tq, idx Tk, idx Dk, idx Dv, bool causal, ptr_t q, ptr_t k,
+         ptr_t v, ptr_t mask, ptr_t out, ptr_t lse, ptr_t dout, ptr_t dq, ptr_t dk, ptr_t dv, ptr_t D, int device,
+         ptr_t stream) {
+        check_sdpa_dims(N, Hh, Tq, Tk, Dk, Dv);
+        by_dtype(dtype, [&](auto x) {
+          using T = decltype(x);
+          pyrnn_cuda::Session s(device, stream);
+          pyrnn_cuda::sdpa_stream_backward<T>(s, N, Hh, Tq, Tk, Dk, Dv, causal, p<T>(q), p<T>(k), p<T>(v),
+                                              p<bool>(mask), p<T>(out), p<T>(lse), p<T>(dout), p<T>(dq), p<T>(dk),
+                                              p<T>(dv), p<T>(D));
+        });
+      },
+      arg("dtype"), arg("N"), arg("Hh"), arg("Tq"), arg("Tk"), arg("Dk"), arg("Dv"), arg("causal"), arg("q"), arg("k"),
+      arg("v"), arg("mask"), arg("out"), arg("lse"), arg("dout"), arg("dq"), arg("dk"), arg("dv"), arg("D"),
+      arg("device"), arg("stream"), nogil);
 }

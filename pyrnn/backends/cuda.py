@@ -1,9 +1,10 @@
 """The CUDA backend (pyrnn._cuda) for CuPy arrays: whole-sequence tanh RNN, LSTM and GRU (both
 reset variants), forward and backward, float32 and float64, on cuBLAS GEMMs and fused per-step
 kernels (kernels/); seq2seq attention (attention, attention_weights, weighted_sum) on cuBLAS
-strided-batched GEMMs and masked-softmax row kernels; scaled dot-product attention the same way,
-materialising the (Tq, Tk) weights (see sdpa_forward below). The other ops of the contract go
-to the next CuPy backend (numba-cuda, else the reference: the dispatcher's rule).
+strided-batched GEMMs and masked-softmax row kernels; scaled dot-product attention the same way
+(materialising the (Tq, Tk) weights), or streaming when those would be large (see sdpa_forward
+below). The other ops of the contract go to the next CuPy backend (numba-cuda, else the
+reference: the dispatcher's rule).
 
 This module owns every GPU buffer: outputs and workspaces are CuPy arrays (CuPy's memory pool),
 allocated on the inputs' device, and the kernels get their raw pointers, the device and CuPy's
@@ -311,10 +312,24 @@ def attention_backward(dc, saved):
 
 
 # ---- scaled dot-product attention ----------------------------------------------------------------
-# q (N, Hh, Tq, dk), k (N, Hh, Tk, dk), v (N, Hh, Tk, dv), mask (N, Tk) bool or None. This version
-# MATERIALISES the (Tq, Tk) attention weights of every head: P (N, Hh, Tq, Tk) is allocated by the
-# forward and kept for the backward (memory grows as Tq * Tk); a streaming flash-style kernel is
-# left for a session with a GPU to measure.
+# q (N, Hh, Tq, dk), k (N, Hh, Tk, dk), v (N, Hh, Tk, dv), mask (N, Tk) bool or None. Two versions:
+# - materialised (kernels/src/sdpa.cu): P (N, Hh, Tq, Tk) from cuBLAS GEMMs + the softmax row kernels,
+#   kept for the backward: fast for small problems, memory grows as Tq * Tk;
+# - streaming (kernels/src/sdpa_stream.cu): online softmax, keeps only out and the row logsumexp,
+#   the backward recomputes the weights: O(N * Hh * Tq) extra memory, used once P would exceed
+#   SDPA_STREAM_BYTES. PYRNN_CUDA_SDPA_STREAM=1 (or 0) forces it on (or off), for tests.
+
+SDPA_STREAM_BYTES = 256 << 20  # above this size of P, stream
+
+
+def _sdpa_streams(N, Hh, Tq, Tk, dtype):
+    force = os.environ.get("PYRNN_CUDA_SDPA_STREAM", "")
+    if force in ("0", "1"):
+        return force == "1"
+    if force:
+        raise ValueError(f"PYRNN_CUDA_SDPA_STREAM: expected '0', '1' or unset, got {force!r}")
+    return N * Hh * Tq * Tk * dtype.itemsize > SDPA_STREAM_BYTES
+
 
 def sdpa_forward(q, k, v, mask, causal, train):
     dev = _device(q=q, k=k, v=v, mask=mask)
@@ -322,16 +337,22 @@ def sdpa_forward(q, k, v, mask, causal, train):
         q, k, v, mask = _c(q), _c(k), _c(v), _c(mask)
         N, Hh, Tq, Dk = q.shape
         Tk, Dv = k.shape[2], v.shape[3]
-        P = cp.empty((N, Hh, Tq, Tk), q.dtype)  # the weights; inference needs them as workspace too
         out = cp.empty((N, Hh, Tq, Dv), q.dtype)
+        if _sdpa_streams(N, Hh, Tq, Tk, q.dtype):
+            lse = cp.empty((N, Hh, Tq), q.dtype)  # each row's logsumexp (+inf: every key masked)
+            _cuda.sdpa_stream_forward(dtype=q.dtype.name, N=N, Hh=Hh, Tq=Tq, Tk=Tk, Dk=Dk, Dv=Dv,
+                                      causal=bool(causal), q=_p(q), k=_p(k), v=_p(v), mask=_p(mask), out=_p(out),
+                                      lse=_p(lse), device=dev, stream=_stream())
+            return out, (("stream", q, k, v, mask, bool(causal), out, lse) if train else None)
+        P = cp.empty((N, Hh, Tq, Tk), q.dtype)  # the weights; inference needs them as workspace too
         _cuda.sdpa_forward(dtype=q.dtype.name, N=N, Hh=Hh, Tq=Tq, Tk=Tk, Dk=Dk, Dv=Dv, causal=bool(causal),
                            q=_p(q), k=_p(k), v=_p(v), mask=_p(mask), P=_p(P), out=_p(out), device=dev,
                            stream=_stream())
-    return out, ((q, k, v, P) if train else None)
+    return out, (("full", q, k, v, P) if train else None)
 
 
 def sdpa_backward(dout, saved):
-    q, k, v, P = saved
+    kind, q, k, v, *rest = saved
     dev = _device(q=q, dout=dout)
     with cp.cuda.Device(dev):
         dout = _c(dout)
@@ -339,6 +360,15 @@ def sdpa_backward(dout, saved):
         Tk, Dv = k.shape[2], v.shape[3]
         dt = q.dtype
         dq, dk, dv = cp.empty(q.shape, dt), cp.empty(k.shape, dt), cp.empty(v.shape, dt)
+        if kind == "stream":
+            mask, causal, out, lse = rest
+            D = cp.empty((N, Hh, Tq), dt)  # workspace: rowsum(dout * out)
+            _cuda.sdpa_stream_backward(dtype=dt.name, N=N, Hh=Hh, Tq=Tq, Tk=Tk, Dk=Dk, Dv=Dv, causal=causal,
+                                       q=_p(q), k=_p(k), v=_p(v), mask=_p(mask), out=_p(out), lse=_p(lse),
+                                       dout=_p(dout), dq=_p(dq), dk=_p(dk), dv=_p(dv), D=_p(D), device=dev,
+                                       stream=_stream())
+            return dq, dk, dv
+        (P,) = rest
         dS = cp.empty((N, Hh, Tq, Tk), dt)  # workspace: dout v^T, then the score gradient in place
         _cuda.sdpa_backward(dtype=dt.name, N=N, Hh=Hh, Tq=Tq, Tk=Tk, Dk=Dk, Dv=Dv, q=_p(q), k=_p(k), v=_p(v),
                             P=_p(P), dout=_p(dout), dq=_p(dq), dk=_p(dk), dv=_p(dv), dS=_p(dS), device=dev,
