@@ -20,6 +20,7 @@ import contextlib
 import importlib.util
 import itertools
 import json
+import os
 import sys
 import types
 
@@ -46,6 +47,13 @@ SDPA_SHAPES = [(1, 1, 1, 1, 1, 1), (2, 3, 5, 300, 8, 5), (2, 3, 13, 7, 8, 3), (3
                (2, 2, 33, 33, 16, 16)]
 SDPA_VARIANTS = [("none", False), ("padding", False), ("all-masked-row", False), ("none", True), ("padding", True)]
 SDPA_CASES = [(m, c, s) for m, c in SDPA_VARIANTS for s in SDPA_SHAPES if not c or s[2] == s[3]]
+# the streaming SDPA (forced by PYRNN_CUDA_SDPA_STREAM=1; its kernels tile keys and queries by 64):
+# single elements, 300 keys (5 key tiles, a partial last one) with padding, Tq > Tk with dk != dv and an
+# all-masked sequence, causal with padding (query 0 of sequence 0 sees no key) on one tile and on 70
+# queries (two query tiles: the key-major kernel starts at tile j, the forward's causal cut mid-tile)
+SDPA_STREAM_CASES = [("none", False, (1, 1, 1, 1, 1, 1)), ("padding", False, (2, 3, 5, 300, 8, 5)),
+                     ("all-masked-row", False, (2, 3, 13, 7, 8, 3)), ("padding", True, (3, 2, 9, 9, 7, 11)),
+                     ("padding", True, (2, 1, 70, 70, 5, 3)), ("none", True, (1, 2, 33, 33, 16, 16))]
 
 
 def case_ids():
@@ -60,6 +68,10 @@ def case_ids():
     ids += [f"sdpa/{'x'.join(map(str, s))}/{m}{'-causal' if c else ''}/{dt}"
             for (m, c, s), dt in itertools.product(SDPA_CASES, DTYPES)]
     ids += [f"sdpa/strided-inference/{dt}" for dt in DTYPES]
+    ids += [f"sdpa_stream/{'x'.join(map(str, s))}/{m}{'-causal' if c else ''}/{dt}"
+            for (m, c, s), dt in itertools.product(SDPA_STREAM_CASES, DTYPES)]
+    ids += [f"sdpa_stream/strided-inference/{dt}" for dt in DTYPES]
+    ids += ["sdpa_stream/path-choice/f32"]
     return ids
 
 
@@ -173,15 +185,70 @@ def sdpa_case(shape, dtype, mask_kind, seed=0):
     return q, k, v, dout, mask
 
 
+@contextlib.contextmanager
+def sdpa_path(stream):
+    """The cuda backend's SDPA forced onto its streaming (or materialised) kernels."""
+    old = os.environ.get("PYRNN_CUDA_SDPA_STREAM")
+    os.environ["PYRNN_CUDA_SDPA_STREAM"] = "1" if stream else "0"
+    try:
+        yield
+    finally:
+        if old is None:
+            del os.environ["PYRNN_CUDA_SDPA_STREAM"]
+        else:
+            os.environ["PYRNN_CUDA_SDPA_STREAM"] = old
+
+
+def check_sdpa_path_choice(backend):
+    """Unforced, the streaming path is taken once the weights (N, Hh, Tq, Tk) pass the budget."""
+    q, k, v, _, _ = sdpa_case((1, 2, 6, 5, 3, 2), np.float32, "none")
+    old_env, old_budget = os.environ.pop("PYRNN_CUDA_SDPA_STREAM", None), backend.SDPA_STREAM_BYTES
+    try:
+        for budget, kind in ((2 * 6 * 5 * 4, "full"), (2 * 6 * 5 * 4 - 1, "stream")):
+            backend.SDPA_STREAM_BYTES = budget
+            kind_taken = backend.sdpa_forward(q, k, v, None, False, True)[1][0]
+            assert kind_taken == kind, f"sdpa with a {budget}-byte budget ran {kind_taken}, not {kind}"
+        os.environ["PYRNN_CUDA_SDPA_STREAM"] = "yes"
+        try:
+            backend.sdpa_forward(q, k, v, None, False, True)
+        except ValueError as e:
+            assert "PYRNN_CUDA_SDPA_STREAM" in str(e), str(e)
+        else:
+            raise AssertionError("PYRNN_CUDA_SDPA_STREAM=yes was accepted")
+    finally:
+        backend.SDPA_STREAM_BYTES = old_budget
+        os.environ.pop("PYRNN_CUDA_SDPA_STREAM", None)
+        if old_env is not None:
+            os.environ["PYRNN_CUDA_SDPA_STREAM"] = old_env
+
+
 def check_sdpa(backend, case_id):
+    op, what, *_ = case_id.split("/")
+    if what == "path-choice":
+        return check_sdpa_path_choice(backend)
+    stream = op == "sdpa_stream"
+    with sdpa_path(stream):
+        got = check_sdpa_path(backend, case_id, stream)
+    if stream:  # both paths agree, to the same tolerances
+        with sdpa_path(False):
+            full = check_sdpa_path(backend, case_id, False)
+        dtype = DTYPES[case_id.split("/")[-1]]
+        for name, g, w in zip(("out", "dq", "dk", "dv"), got, full):
+            assert_close(g, w, dtype, f"sdpa {name}: streaming vs materialised")
+
+
+def check_sdpa_path(backend, case_id, stream):
+    """The case on the path sdpa_path forced (checked to have run); returns [out, dq, dk, dv]."""
     from pyrnn import reference
 
     _, what, *rest = case_id.split("/")
     dtype = DTYPES[rest[-1]]
+    kind = "stream" if stream else "full"
     if what == "strided-inference":  # non-contiguous q (how MultiHeadAttention splits heads); train=False
         q, k, v, dout, mask = sdpa_case((2, 3, 13, 7, 8, 3), dtype, "padding")
         qt = np.ascontiguousarray(q.transpose(0, 2, 1, 3)).transpose(0, 2, 1, 3)
         out, saved = backend.sdpa_forward(qt, k, v, mask, False, True)
+        assert saved[0] == kind, f"sdpa ran the {saved[0]} path, not {kind}"
         got = [out, *backend.sdpa_backward(dout, saved)]
         rout, rsaved = reference.sdpa_forward(q, k, v, mask, False, True)
         for name, g, w in zip(("out", "dq", "dk", "dv"), got, [rout, *reference.sdpa_backward(dout, rsaved)]):
@@ -189,13 +256,15 @@ def check_sdpa(backend, case_id):
         out_i, saved_i = backend.sdpa_forward(q, k, v, mask, False, False)
         assert saved_i is None, "train=False must save nothing"
         np.testing.assert_array_equal(out_i, out, err_msg="sdpa out: train=False differs from train=True")
-        return
+        return got
     shape = tuple(int(x) for x in what.split("x"))
     mask_kind, causal = rest[0].removesuffix("-causal"), rest[0].endswith("-causal")
     q, k, v, dout, mask = sdpa_case(shape, dtype, mask_kind)
 
     def whole(api):
         out, saved = api.sdpa_forward(q, k, v, mask, causal, True)
+        if api is backend:
+            assert saved[0] == kind, f"sdpa ran the {saved[0]} path, not {kind}"
         return [out, *api.sdpa_backward(dout, saved)]
     got = whole(backend)
     for name, g, w in zip(("out", "dq", "dk", "dv"), got, whole(reference)):
@@ -208,6 +277,7 @@ def check_sdpa(backend, case_id):
             assert np.all(arr.transpose(0, 2, 1, 3)[~mask] == 0), f"sdpa {name}: a masked key got a gradient"
         if causal and shape[2] > 2:  # query 0 of sequence 0 sees only key 0, which is masked
             assert np.all(got[0][0, :, 0] == 0) and np.all(got[1][0, :, 0] == 0), "causal query 0 not zero"
+    return got
 
 
 def check(backend, case_id):
@@ -216,7 +286,7 @@ def check(backend, case_id):
     op, what, *rest = case_id.split("/")
     if op.startswith("attention"):
         return check_attention(backend, case_id)
-    if op == "sdpa":
+    if op in ("sdpa", "sdpa_stream"):
         return check_sdpa(backend, case_id)
     dtype = DTYPES[rest[-1]]
     if what == "inference":

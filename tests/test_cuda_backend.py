@@ -367,11 +367,22 @@ def test_attention_deterministic():
         assert cp.array_equal(a, b), f"cuda attention {name}: two runs differ"
 
 
-# ---- scaled dot-product attention (materialises the (Tq, Tk) weights; see pyrnn/backends/cuda.py) ----
+# ---- scaled dot-product attention ----------------------------------------------------------------
 # tests/test_attention_backends.py's cases (padding and causal masks, an all-masked sequence, 300 and
-# 520 keys) and tolerances.
+# 520 keys) and tolerances, on both of the backend's paths: "full" materialises the (Tq, Tk) weights
+# (cuBLAS), "stream" runs the streaming kernels (online softmax; the backward recomputes the weights),
+# each forced by PYRNN_CUDA_SDPA_STREAM (see pyrnn/backends/cuda.py).
+SDPA_PATHS = ["full", "stream"]
 
-def _sdpa(shape, dtype, mask_kind, causal, backend="cuda", seed=0):
+
+@pytest.fixture
+def sdpa_path(monkeypatch):
+    def force(path):
+        monkeypatch.setenv("PYRNN_CUDA_SDPA_STREAM", "1" if path == "stream" else "0")
+    return force
+
+
+def _sdpa(shape, dtype, mask_kind, causal, backend="cuda", seed=0, path=None):
     q, k, v, dout, mask = sdpa_case(shape, dtype, mask_kind, seed=seed)
     if backend == "cuda":
         q, k, v, dout = cp.asarray(q), cp.asarray(k), cp.asarray(v), cp.asarray(dout)
@@ -380,50 +391,85 @@ def _sdpa(shape, dtype, mask_kind, causal, backend="cuda", seed=0):
         out, saved = ops.sdpa_forward(q, k, v, mask, causal)
         if backend == "cuda":
             assert saved.backend.NAME == "cuda", f"sdpa ran on {saved.backend.NAME}, not cuda"
+            assert path is None or saved.payload[0] == path, f"sdpa ran the {saved.payload[0]} path, not {path}"
         return [out, *ops.sdpa_backward(dout, saved)]
 
 
 @gpu
+@pytest.mark.parametrize("path", SDPA_PATHS)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
 @pytest.mark.parametrize("mask_kind,causal,shape", SDPA_CASES, ids=SDPA_IDS)
-def test_sdpa_matches_reference(mask_kind, causal, shape, dtype):
+def test_sdpa_matches_reference(mask_kind, causal, shape, dtype, path, sdpa_path):
     _cuda_usable()
-    got = to_host(_sdpa(shape, dtype, mask_kind, causal), "sdpa")
+    sdpa_path(path)
+    got = to_host(_sdpa(shape, dtype, mask_kind, causal, path=path), "sdpa")
     want = _sdpa(shape, dtype, mask_kind, causal, backend="reference")
     for name, g, w in zip(("out", "dq", "dk", "dv"), got, want):
-        assert_close(g, w, dtype, f"cuda sdpa {name}")
+        assert_close(g, w, dtype, f"cuda sdpa ({path}) {name}")
     mask = sdpa_case(shape, dtype, mask_kind)[4]
     if mask is not None:
         dead = ~mask.any(axis=1)
         for name, arr in zip(("out", "dq", "dk", "dv"), got):
-            assert np.all(arr[dead] == 0), f"cuda sdpa {name}: an all-masked sequence is not exactly zero"
+            assert np.all(arr[dead] == 0), f"cuda sdpa ({path}) {name}: an all-masked sequence is not exactly zero"
         for name, arr in zip(("dk", "dv"), got[2:]):
-            assert np.all(arr.transpose(0, 2, 1, 3)[~mask] == 0), f"cuda sdpa {name}: a masked key got a gradient"
+            assert np.all(arr.transpose(0, 2, 1, 3)[~mask] == 0), \
+                f"cuda sdpa ({path}) {name}: a masked key got a gradient"
 
 
 @gpu
-def test_sdpa_strided_inputs_and_no_train():
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+def test_sdpa_stream_matches_materialised(dtype, sdpa_path):
+    """The two paths agree to the suite's tolerances on a causal, padded case with several key and
+    query tiles of the streaming kernels."""
     _cuda_usable()
+    shape = (2, 4, 300, 300, 16, 8)
+    sdpa_path("full")
+    full = to_host(_sdpa(shape, dtype, "padding", True, path="full"), "sdpa")
+    sdpa_path("stream")
+    streamed = to_host(_sdpa(shape, dtype, "padding", True, path="stream"), "sdpa")
+    for name, g, w in zip(("out", "dq", "dk", "dv"), streamed, full):
+        assert_close(g, w, dtype, f"cuda sdpa {name}: streaming vs materialised")
+
+
+@gpu
+def test_sdpa_picks_streaming_above_the_budget(monkeypatch):
+    """Unforced, the backend streams once the (N, Hh, Tq, Tk) weights would pass SDPA_STREAM_BYTES."""
+    _cuda_usable()
+    import pyrnn.backends.cuda as cuda_backend
+    monkeypatch.delenv("PYRNN_CUDA_SDPA_STREAM", raising=False)
+    _sdpa((1, 2, 64, 64, 8, 8), np.float32, "none", False, path="full")  # _sdpa checks the path taken
+    monkeypatch.setattr(cuda_backend, "SDPA_STREAM_BYTES", 2 * 64 * 64 * 4 - 1)  # one byte short of P
+    _sdpa((1, 2, 64, 64, 8, 8), np.float32, "none", False, path="stream")
+
+
+@gpu
+@pytest.mark.parametrize("path", SDPA_PATHS)
+def test_sdpa_strided_inputs_and_no_train(path, sdpa_path):
+    _cuda_usable()
+    sdpa_path(path)
     q, k, v, dout, mask = sdpa_case((2, 3, 13, 7, 8, 3), np.float64, "padding")
     want = _sdpa((2, 3, 13, 7, 8, 3), np.float64, "padding", False, backend="reference")
     qt = cp.asarray(np.ascontiguousarray(q.transpose(0, 2, 1, 3))).transpose(0, 2, 1, 3)  # MultiHeadAttention's split
     with pyrnn.use_backend("cuda"):
         out, saved = ops.sdpa_forward(qt, _odd_layout(k, "F"), _odd_layout(v, "strided"), _odd_layout(mask, "strided"))
+        assert saved.payload[0] == path
         grads = ops.sdpa_backward(_odd_layout(dout, "F"), saved)
         out2, saved2 = ops.sdpa_forward(cp.asarray(q), cp.asarray(k), cp.asarray(v), cp.asarray(mask), train=False)
     assert saved2 is None
     for name, g, w in zip(("out", "dq", "dk", "dv", "out (train=False)"), to_host([out, *grads, out2], "sdpa"),
                           want + want[:1]):
-        assert_close(g, w, np.float64, f"cuda sdpa {name} (odd layouts)")
+        assert_close(g, w, np.float64, f"cuda sdpa ({path}) {name} (odd layouts)")
 
 
 @gpu
-def test_sdpa_deterministic():
+@pytest.mark.parametrize("path", SDPA_PATHS)
+def test_sdpa_deterministic(path, sdpa_path):
     _cuda_usable()
-    first = _sdpa((2, 4, 300, 300, 16, 8), np.float32, "padding", True, seed=3)
-    again = _sdpa((2, 4, 300, 300, 16, 8), np.float32, "padding", True, seed=3)
+    sdpa_path(path)
+    first = _sdpa((2, 4, 300, 300, 16, 8), np.float32, "padding", True, seed=3, path=path)
+    again = _sdpa((2, 4, 300, 300, 16, 8), np.float32, "padding", True, seed=3, path=path)
     for name, a, b in zip(("out", "dq", "dk", "dv"), first, again):
-        assert cp.array_equal(a, b), f"cuda sdpa {name}: two runs differ"
+        assert cp.array_equal(a, b), f"cuda sdpa ({path}) {name}: two runs differ"
 
 
 # ---- the module itself: built where nvcc is, errors that name the call (no GPU needed) ----------
