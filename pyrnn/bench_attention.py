@@ -293,7 +293,7 @@ def run(time_shapes=TIME_ATTENTION_SHAPES, sdpa_shapes=SDPA_SHAPES, dtype=np.flo
 
 
 def cli(args) -> int:
-    """`pyrnn bench --attention` (honours --quick, --dtype, --repeat, --no-torch, --json)."""
+    """`pyrnn bench --attention` (honours --quick, --dtype, --repeat, --no-torch, --backend, --json)."""
     import json
 
     from .bench import environment
@@ -304,11 +304,13 @@ def cli(args) -> int:
     except OSError:
         pass
     print(HEADER, flush=True)
-    rows = run(time_shapes=QUICK_TIME_ATTENTION_SHAPES if quick else TIME_ATTENTION_SHAPES,
-               sdpa_shapes=QUICK_SDPA_SHAPES if quick else SDPA_SHAPES, dtype=np.dtype(args.dtype).type,
-               ln_shapes=QUICK_LAYER_NORM_SHAPES if quick else LAYER_NORM_SHAPES,
-               repeat=2 if quick else args.repeat, torch=not args.no_torch, causal=True,
-               progress=lambda line: print(line, flush=True))
+    forced = getattr(args, "backend", None)  # --backend numba: time that backend as "pyrnn"
+    with backends.use_backend(forced) if forced else contextlib.nullcontext():
+        rows = run(time_shapes=QUICK_TIME_ATTENTION_SHAPES if quick else TIME_ATTENTION_SHAPES,
+                   sdpa_shapes=QUICK_SDPA_SHAPES if quick else SDPA_SHAPES, dtype=np.dtype(args.dtype).type,
+                   ln_shapes=QUICK_LAYER_NORM_SHAPES if quick else LAYER_NORM_SHAPES,
+                   repeat=2 if quick else args.repeat, torch=not args.no_torch, causal=True,
+                   progress=lambda line: print(line, flush=True))
     if args.json:
         path = args.json if args.json != "benchmarks/results/cpu.json" else "benchmarks/results/attention.json"
         os.makedirs(os.path.dirname(path) or ".", exist_ok=True)

@@ -108,3 +108,10 @@ def test_demo_rnnlm_on_a_local_text_file(tmp_path):
     # 120 lines x (12 words + "." + <eos>) = 1680 tokens; 12 distinct, under --vocab 3000: no <unk>
     assert f"corpus: {text}: 1512 training / 168 validation tokens, vocabulary 12;" in out.stdout
     assert "dropout+tying  epoch 2: train perplexity" in out.stdout
+
+
+def test_bench_attention_quick_with_a_forced_backend():
+    out = run("bench", "--attention", "--quick", "--no-torch", "--backend", "reference")
+    assert out.returncode == 0, out.stderr
+    rows = [line for line in out.stdout.splitlines() if line.startswith(("TimeAttention", "sdpa", "layer_norm"))]
+    assert len(rows) == 4 and all(" reference " in line for line in rows), out.stdout

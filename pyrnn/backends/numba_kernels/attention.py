@@ -12,7 +12,10 @@ import math
 import numpy as np
 from numba import njit
 
+from .scalar import exp  # vectorizable float32 exp (libm for float64)
+
 _JIT = dict(cache=True, nogil=True)
+_VEC = dict(_JIT, error_model="numpy")  # no zero-division branch: the row loops vectorize
 
 
 @njit(**_JIT)
@@ -54,47 +57,93 @@ def softmax_backward_rows(a, ds):
                 ds[n, t, e] = a[n, t, e] * (ds[n, t, e] - dot)
 
 
-@njit(**_JIT)
-def _kept(mask, has_mask, n, j, i, causal):
-    return (not has_mask or mask[n, j] != 0) and (not causal or j <= i)
+@njit(**_VEC)
+def _hide_keys(row, mask, has_mask, n, j0, jlim):
+    # row (bk) scores of one query against keys j0..: -inf for keys j >= jlim (causal) and masked keys
+    bk = row.shape[0]
+    for j in range(jlim, bk):
+        row[j] = -np.inf
+    if has_mask:
+        mrow = mask[n, j0:j0 + jlim]
+        for j in range(jlim):
+            if mrow[j] == 0:
+                row[j] = -np.inf
 
 
-@njit(**_JIT)
+@njit(**_VEC)
+def _exp_shifted(row, shift):
+    # row[j] <- exp(row[j] - shift), exactly 0 where row[j] is -inf (a hidden key; the vectorizable
+    # float32 exp clamps its argument, so it would give 1e-38 there); a NaN stays NaN
+    for j in range(row.shape[0]):
+        x = row[j]
+        row[j] = exp(x - shift) * row.dtype.type(x > -np.inf or x != x)
+
+
+@njit(**_VEC)
+def _row_max(row):
+    # max of row (-inf when empty) over 8 interleaved partials: 8 independent chains, a fixed order
+    n = row.shape[0]
+    m0 = m1 = m2 = m3 = m4 = m5 = m6 = m7 = row.dtype.type(-np.inf)
+    j = 0
+    while j + 8 <= n:
+        m0, m1, m2, m3 = max(m0, row[j]), max(m1, row[j + 1]), max(m2, row[j + 2]), max(m3, row[j + 3])
+        m4, m5, m6, m7 = max(m4, row[j + 4]), max(m5, row[j + 5]), max(m6, row[j + 6]), max(m7, row[j + 7])
+        j += 8
+    for k in range(j, n):
+        m0 = max(m0, row[k])
+    return max(max(max(m0, m1), max(m2, m3)), max(max(m4, m5), max(m6, m7)))
+
+
+@njit(**_VEC)
+def _row_sum(row):
+    # sum of row in float64 over 8 interleaved partials (a fixed order)
+    n = row.shape[0]
+    s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = 0.0
+    j = 0
+    while j + 8 <= n:
+        s0 += row[j]
+        s1 += row[j + 1]
+        s2 += row[j + 2]
+        s3 += row[j + 3]
+        s4 += row[j + 4]
+        s5 += row[j + 5]
+        s6 += row[j + 6]
+        s7 += row[j + 7]
+        j += 8
+    for k in range(j, n):
+        s0 += row[k]
+    return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
+
+
+@njit(**_VEC)
 def online_block(s, m, l, o, mask, has_mask, Hh, j0, q0, causal):
     # One key block of the streaming softmax. s (BH, R, bk) scaled scores of queries q0.. against keys
     # j0.., replaced in place by exp(s - m_new) (0 where masked); m, l (BH, Tq) running max and sum,
-    # o (BH, Tq, dv) running output: rows rescaled by exp(m_old - m_new) here, P @ v added by the caller
+    # o (BH, Tq, dv) running output: rows rescaled by exp(m_old - m_new) here, P @ v added by the caller.
+    # One loop per pass over 1-D row views, so the exp loop vectorizes (float32: scalar.exp); the row
+    # max and sum run over 8 interleaved partials (independent chains, a fixed order).
     BH, R, bk = s.shape
-    dv = o.shape[2]
     for b in range(BH):
         n = b // Hh
         for r in range(R):
             i = q0 + r
-            mb = -np.inf
-            for j in range(bk):
-                if _kept(mask, has_mask, n, j0 + j, i, causal) and s[b, r, j] > mb:
-                    mb = s[b, r, j]
+            row = s[b, r]
+            jlim = min(bk, max(0, i - j0 + 1)) if causal else bk
+            _hide_keys(row, mask, has_mask, n, j0, jlim)
+            mb = _row_max(row)
             mo = m[b, i]
-            mn = mb if mb > mo else mo
-            if mn == -np.inf:
-                for j in range(bk):
-                    s[b, r, j] = 0
+            mn = max(mb, mo)
+            if mn == -np.inf:  # nothing kept in this row so far
+                row[:] = 0
                 continue
-            tot = s.dtype.type(0.0)
-            for j in range(bk):
-                if _kept(mask, has_mask, n, j0 + j, i, causal):
-                    v = math.exp(s[b, r, j] - mn)
-                    s[b, r, j] = v
-                    tot += v
-                else:
-                    s[b, r, j] = 0
+            _exp_shifted(row, mn)
+            tot = _row_sum(row)
             if mo != mn:
                 corr = 0.0 if mo == -np.inf else math.exp(mo - mn)
                 l[b, i] *= corr
-                for c in range(dv):
-                    o[b, i, c] *= corr
+                o[b, i] *= corr
                 m[b, i] = mn
-            l[b, i] += tot
+            l[b, i] += row.dtype.type(tot)
 
 
 @njit(**_JIT)
@@ -114,28 +163,31 @@ def finalize(o, m, l, lse):
                 lse[b, i] = np.inf
 
 
-@njit(**_JIT)
+@njit(**_VEC)
 def recompute_p(s, lse, mask, has_mask, Hh, j0, q0, causal):
-    # s (BH, R, bk) scaled scores -> P = exp(s - lse) in place, 0 where masked
+    # s (BH, R, bk) scaled scores -> P = exp(s - lse) in place, 0 where masked or the row saw no key
     BH, R, bk = s.shape
     for b in range(BH):
         n = b // Hh
         for r in range(R):
             i = q0 + r
+            row = s[b, r]
             L = lse[b, i]
-            for j in range(bk):
-                if L != np.inf and _kept(mask, has_mask, n, j0 + j, i, causal):
-                    s[b, r, j] = math.exp(s[b, r, j] - L)
-                else:
-                    s[b, r, j] = 0
+            if L == np.inf:
+                row[:] = 0
+                continue
+            jlim = min(bk, max(0, i - j0 + 1)) if causal else bk
+            _hide_keys(row, mask, has_mask, n, j0, jlim)
+            _exp_shifted(row, L)
 
 
-@njit(**_JIT)
+@njit(**_VEC)
 def softmax_grad_block(p, dp, D, scale, q0):
     # dp (BH, R, bk) = dout v^T in, dS = p * (dp - D) * scale out (in place); D (BH, Tq)
     BH, R, bk = p.shape
     for b in range(BH):
         for r in range(R):
             d = D[b, q0 + r]
+            pr, dr = p[b, r], dp[b, r]
             for j in range(bk):
-                dp[b, r, j] = p[b, r, j] * (dp[b, r, j] - d) * scale
+                dr[j] = pr[j] * (dr[j] - d) * scale
