@@ -33,13 +33,8 @@
 #include "pyrnn/blas.hpp"
 #include "pyrnn/threads.hpp"
 
-// The row loops (exp, max, sums) are compiled for AVX-512, AVX2+FMA and baseline x86-64; the loader
-// picks the best the CPU has (GCC function multiversioning).
-#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 11 && defined(__x86_64__) && defined(__linux__)
-#define PYRNN_ATTN_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define PYRNN_ATTN_CLONES
-#endif
+// The row loops (exp, max, sums) are compiled for AVX-512, AVX2+FMA and baseline x86-64 and the loader
+// picks the best the CPU has (PYRNN_SIMD_CLONES, activations.hpp).
 
 namespace pyrnn {
 namespace attn {
@@ -60,7 +55,7 @@ constexpr int kLanes = 16;  // independent partial sums/maxima: a fixed order th
 
 // max over j < n of x[j] where keep[j] (keep null: all); -inf when none
 template <typename T>
-PYRNN_ATTN_CLONES T row_max(const T* __restrict__ x, idx n, const uint8_t* __restrict__ keep) {
+PYRNN_SIMD_CLONES T row_max(const T* __restrict__ x, idx n, const uint8_t* __restrict__ keep) {
   const T ninf = -std::numeric_limits<T>::infinity();
   T acc[kLanes];
   for (int u = 0; u < kLanes; ++u) acc[u] = ninf;
@@ -81,7 +76,7 @@ PYRNN_ATTN_CLONES T row_max(const T* __restrict__ x, idx n, const uint8_t* __res
 }
 
 template <typename T>
-PYRNN_ATTN_CLONES T row_sum(const T* __restrict__ x, idx n) {
+PYRNN_SIMD_CLONES T row_sum(const T* __restrict__ x, idx n) {
   T acc[kLanes] = {};
   idx j = 0;
   for (; j + kLanes <= n; j += kLanes)
@@ -93,7 +88,7 @@ PYRNN_ATTN_CLONES T row_sum(const T* __restrict__ x, idx n) {
 }
 
 template <typename T>
-PYRNN_ATTN_CLONES T row_dot(const T* __restrict__ x, const T* __restrict__ y, idx n) {
+PYRNN_SIMD_CLONES T row_dot(const T* __restrict__ x, const T* __restrict__ y, idx n) {
   T acc[kLanes] = {};
   idx j = 0;
   for (; j + kLanes <= n; j += kLanes)
@@ -106,7 +101,7 @@ PYRNN_ATTN_CLONES T row_dot(const T* __restrict__ x, const T* __restrict__ y, id
 
 // s[j] <- exp(s[j] - m) for j < jlim where keep[j], else 0 (for every j < n)
 template <typename T>
-PYRNN_ATTN_CLONES void exp_masked(T* __restrict__ s, idx n, idx jlim, T m, const uint8_t* __restrict__ keep) {
+PYRNN_SIMD_CLONES void exp_masked(T* __restrict__ s, idx n, idx jlim, T m, const uint8_t* __restrict__ keep) {
   jlim = std::max<idx>(0, std::min(jlim, n));
   for (idx j = 0; j < jlim; ++j) s[j] = exp_(s[j] - m);
   for (idx j = jlim; j < n; ++j) s[j] = T(0);
@@ -115,13 +110,13 @@ PYRNN_ATTN_CLONES void exp_masked(T* __restrict__ s, idx n, idx jlim, T m, const
 }
 
 template <typename T>
-PYRNN_ATTN_CLONES void scale_row(T* __restrict__ x, idx n, T f) {
+PYRNN_SIMD_CLONES void scale_row(T* __restrict__ x, idx n, T f) {
   for (idx j = 0; j < n; ++j) x[j] *= f;
 }
 
 // ds[j] <- p[j] * (ds[j] - d) * f   (softmax backward, in place on dp)
 template <typename T>
-PYRNN_ATTN_CLONES void softmax_grad_row(const T* __restrict__ p, T* __restrict__ ds, idx n, T d, T f) {
+PYRNN_SIMD_CLONES void softmax_grad_row(const T* __restrict__ p, T* __restrict__ ds, idx n, T d, T f) {
   for (idx j = 0; j < n; ++j) ds[j] = p[j] * (ds[j] - d) * f;
 }
 
@@ -290,16 +285,7 @@ inline idx sdpa_block_k() {
   return b;
 }
 
-// fn(task) for task in [0, n) on pyrnn's threads (inline when there is one task or little work)
-template <typename F>
-void run_tasks(idx n, double work, F&& fn) {
-  if (n <= 0) return;
-  if (n == 1 || work < 65536.0) {
-    for (idx t = 0; t < n; ++t) fn(t);
-    return;
-  }
-  ThreadPool::instance().run(static_cast<int>(n), [&](int t) { fn(static_cast<idx>(t)); });
-}
+using pyrnn::run_tasks;  // threads.hpp
 
 template <typename T>
 void sdpa_forward(idx BH, idx Hh, idx Tq, idx Tk, idx dk, idx dv, T scale, const T* q, const T* k, const T* v,

@@ -38,15 +38,10 @@ inline T fold(T* acc) {
   return acc[0];
 }
 
-// fn(r0, r1) over [0, R) in fixed chunks of `per` rows, first-come on the pool; inline when small.
+// fn(r0, r1) over [0, R) in fixed chunks of `per` rows (never sized by the thread count)
 template <typename F>
 void for_chunks(idx R, idx per, double work, F&& fn) {
-  const idx n = (R + per - 1) / per;
-  if (n <= 1 || work < 65536.0 || ThreadPool::instance().threads() <= 1) {
-    for (idx c = 0; c < n; ++c) fn(c * per, std::min(R, (c + 1) * per));
-    return;
-  }
-  ThreadPool::instance().run(static_cast<int>(n), [&](int c) { fn(c * per, std::min(R, (c + 1) * per)); });
+  run_tasks((R + per - 1) / per, work, [&](idx c) { fn(c * per, std::min(R, (c + 1) * per)); });
 }
 
 // sum over d < D of x[d] - shift, or of (x[d] - shift)^2 when `square`: kLanes partial sums in T,

@@ -211,4 +211,18 @@ void parallel_for(std::ptrdiff_t n, double cost_per_item, F&& fn) {
   });
 }
 
+// fn(task) for task in [0, n) on the pool, taken first-come (inline when there is one task or the work,
+// in rough element operations, is too small to pay for waking a worker). Unlike parallel_for the tasks
+// are the caller's, so a caller that fixes them independently of the thread count gets results that do
+// not depend on it.
+template <typename F>
+void run_tasks(std::ptrdiff_t n, double work, F&& fn) {
+  if (n <= 0) return;
+  if (n == 1 || work < 65536.0) {
+    for (std::ptrdiff_t t = 0; t < n; ++t) fn(t);
+    return;
+  }
+  ThreadPool::instance().run(static_cast<int>(n), [&](int t) { fn(static_cast<std::ptrdiff_t>(t)); });
+}
+
 }  // namespace pyrnn
