@@ -2,9 +2,10 @@
 
 Everywhere: its kernels under Numba's CUDA simulator, which runs numba.cuda kernels on the CPU
 with NumPy arrays (a subprocess: the simulator must be on before numba is imported); the cases,
-tolerances and the comparison are in numba_cuda_cases.py. On a machine with CuPy and a GPU: the
-same cases on CuPy arrays through `pyrnn.ops` with the backend forced; those skip only where
-CuPy or a GPU is missing (a GPU on which numba.cuda cannot run fails them).
+tolerances and the comparison are in numba_cuda_cases.py (recurrent ops, embedding, dropout) and
+numba_cuda_word_cases.py (affine, softmax, softmax and sigmoid cross-entropy, layer norm). On a
+machine with CuPy and a GPU: the same cases on CuPy arrays through `pyrnn.ops` with the backend
+forced; those skip only where CuPy or a GPU is missing (a GPU on which numba.cuda cannot run fails them).
 """
 import json
 import os
@@ -15,27 +16,47 @@ import numpy as np
 import pytest
 
 import numba_cuda_cases as cases
+import numba_cuda_word_cases as word_cases
 import pyrnn
 from pyrnn import backends, ops
 from pyrnn._arrays import cupy_module
 
 CASES = cases.case_ids()
+WORD_CASES = word_cases.case_ids()
 
 
-@pytest.fixture(scope="module")
-def simulated():
-    """case id -> error message or None, from one simulator run of every case."""
+def _simulate(module):
+    """case id -> error message or None, from one simulator run of every case of `module`."""
     env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1")
-    proc = subprocess.run([sys.executable, cases.__file__], env=env, capture_output=True, text=True, timeout=600)
+    proc = subprocess.run([sys.executable, module.__file__], env=env, capture_output=True, text=True, timeout=600)
     results = dict(json.loads(line) for line in proc.stdout.splitlines() if line.startswith("["))
     return results, f"exit {proc.returncode}; stderr: {proc.stderr[-3000:]}"
 
 
-@pytest.mark.parametrize("case_id", CASES)
-def test_simulated_kernels_match_reference(simulated, case_id):
-    results, log = simulated
+@pytest.fixture(scope="module")
+def simulated():
+    return _simulate(cases)
+
+
+@pytest.fixture(scope="module")
+def simulated_word_ops():
+    return _simulate(word_cases)
+
+
+def _passed(simulation, case_id):
+    results, log = simulation
     assert case_id in results, f"the simulator run did not reach {case_id}: {log}"
     assert results[case_id] is None, f"{case_id}: {results[case_id]}"
+
+
+@pytest.mark.parametrize("case_id", CASES)
+def test_simulated_kernels_match_reference(simulated, case_id):
+    _passed(simulated, case_id)
+
+
+@pytest.mark.parametrize("case_id", WORD_CASES)
+def test_simulated_word_kernels_match_reference(simulated_word_ops, case_id):
+    _passed(simulated_word_ops, case_id)
 
 
 def test_probe_is_honest_here():
@@ -99,3 +120,36 @@ def test_gpu_selected_automatically_and_on_the_current_stream(op):
     for a, b in zip(fwd + grads, fwd2 + grads2):
         if a is not None:  # a race between a kernel and a GEMM would be an O(1) error, not rounding
             np.testing.assert_allclose(CP.asnumpy(b), CP.asnumpy(a), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.gpu
+@needs_gpu
+@pytest.mark.parametrize("case_id", WORD_CASES)
+def test_gpu_word_ops_match_reference(case_id):
+    with pyrnn.use_backend("numba-cuda"):
+        msg = word_cases.check(case_id, ops, CP.asarray, CP.asnumpy)
+    assert msg is None, f"{case_id}: {msg}"
+
+
+@pytest.mark.gpu
+@needs_gpu
+@pytest.mark.parametrize("op", word_cases.OPS)
+def test_gpu_word_ops_selected_automatically_and_on_the_current_stream(op):
+    """The dispatcher picks numba-cuda for these ops on CuPy arrays unless pyrnn._cuda has them; on a
+    non-default stream the row kernels, sums and GEMMs stay in order, and the results are bitwise those
+    of the default stream (every sum is in a fixed order, no atomics)."""
+    spec = dict(word_cases.CASES[op]["deterministic"], shape=(64, 700))  # several chunks and blocks per row
+    if op == "affine":
+        spec["M"] = 300
+    c = {k: CP.asarray(v) if isinstance(v, np.ndarray) else v
+         for k, v in word_cases.make_case(op, spec, "float32").items()}
+    cuda_ok = backends.backend_status()["cuda"][0] and hasattr(backends.get("cuda"), op + "_forward")
+    assert word_cases.run(ops, op, c)[1].backend.NAME == ("cuda" if cuda_ok else "numba-cuda")
+    with pyrnn.use_backend("numba-cuda"):
+        outs, _ = word_cases.run(ops, op, c)
+        with CP.cuda.Stream(non_blocking=True) as s:
+            outs2, _ = word_cases.run(ops, op, c)
+            s.synchronize()
+    for k, (a, b) in enumerate(zip(outs, outs2)):
+        if a is not None:
+            assert np.array_equal(CP.asnumpy(a), CP.asnumpy(b)), f"{op} output {k} differs on another stream"

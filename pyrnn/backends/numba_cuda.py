@@ -16,9 +16,17 @@ machine without a GPU (tests/test_numba_cuda_backend.py).
 
 Also embedding (its backward a deterministic scatter-add, where the reference on CuPy uses
 atomics) and dropout (one fused pass after the reference's own uniform draws, so a seeded run
-gives the reference's mask). Other ops run on the reference (which runs on CuPy).
+gives the reference's mask). Affine: CuPy GEMMs, a bias kernel, db a column sum. Softmax, softmax
+cross-entropy (ignore label; the loss and the label count stay on the device) and layer norm
+(saving each row's mean and 1/std): one block per row (`numba_cuda_kernels.rows`), max-subtracted.
+Sigmoid cross-entropy: block partial sums, then one block; its gradient one elementwise kernel.
+Every sum (rows, losses, the column sums of db, dgamma, dbeta: `numba_cuda_kernels.sums`) is in a
+fixed order set by the shapes alone, with no atomics: two runs give bitwise the same results.
+Other ops run on the reference (which runs on CuPy).
 """
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
@@ -34,6 +42,9 @@ try:
     import numba
     from numba import cuda as _cuda
     from pyrnn.backends.numba_cuda_kernels import recurrent as _rec
+    from pyrnn.backends.numba_cuda_kernels import reduce as _red
+    from pyrnn.backends.numba_cuda_kernels import rows as _rows
+    from pyrnn.backends.numba_cuda_kernels import sums as _sums
     from pyrnn.backends.numba_cuda_kernels import words as _words
 except ImportError as e:  # numba missing, or its CUDA target failed to import
     _cuda, _import_error = None, e
@@ -315,3 +326,195 @@ def dropout_backward(dy, saved):
     dev.launch(_words.dropout_backward, dy.size, dev.arg(dev.contiguous(dy.reshape(dy.size))), dev.arg(keep),
                scale, np.dtype(dy.dtype).type(0), dev.arg(dx))
     return dx.reshape(dy.shape)
+
+
+# ---- row kernels and deterministic sums: launch helpers --------------------------------------------
+
+def _flat(a, K):
+    """a (..., K) -> (R, K) with explicit sizes (empty leading dims reshape too); a copy only when a view
+    cannot be had (a strided input)."""
+    return a.reshape(math.prod(a.shape[:-1]), K)
+
+
+def _row_block(n):
+    """Threads per block of a row kernel over n elements: the least power of two >= n, at most ROW_BLOCK
+    (the reduction tree halves the block; a short row gets a small block, not idle threads)."""
+    b = 1
+    while b < n and b < _red.ROW_BLOCK:
+        b *= 2
+    return b
+
+
+def _launch_rows(dev, kernel, a, *args):
+    """Run a row kernel over a (R, V): one block per row (nothing when a is empty)."""
+    if a.size:
+        kernel[a.shape[0], _row_block(a.shape[1]), dev.stream](*args)
+
+
+def _launch_one_block(dev, kernel, n, *args):
+    """Run a whole-array reduction kernel as one block sized for n values."""
+    kernel[1, _row_block(n), dev.stream](*args)
+
+
+def _sum_chunks(dev, partial):
+    """partial (C, M) chunk sums, C >= 1 -> (M,) their sum in chunk order (one chunk: itself)."""
+    C, M = partial.shape
+    if C == 1:
+        return partial.reshape(M)
+    out = dev.xp.empty(M, dtype=partial.dtype)
+    dev.launch(_sums.sum_chunks, M, dev.arg(partial), dev.arg(out))
+    return out
+
+
+def _chunks(R):
+    return (R + _red.COLUMN_CHUNK - 1) // _red.COLUMN_CHUNK
+
+
+# ---- affine over time (x @ W + b for any leading dims) ---------------------------------------------
+
+def affine_forward(x, W, b):
+    # x (..., D), W (D, M), b (M,) or None -> out (..., M): all leading axes as one GEMM (cuBLAS via
+    # CuPy), then the bias added in place on the fresh output by one kernel
+    dev = _device(x)
+    out = dev.contiguous(_flat(x, x.shape[-1]) @ W)
+    if b is not None:
+        dev.launch(_words.add_bias, out.size, dev.arg(out), dev.arg(dev.contiguous(b)))
+    return out.reshape(x.shape[:-1] + (W.shape[1],)), (x, W, b is not None)
+
+
+def affine_backward(dout, saved):
+    # dout (..., M) -> dx (..., D), dW (D, M), db (M,) or None: two GEMMs, db a deterministic column sum
+    x, W, has_bias = saved
+    dev = _device(dout)
+    R, M = math.prod(x.shape[:-1]), W.shape[1]
+    g = dev.contiguous(_flat(dout, M))
+    dx = (g @ W.T).reshape(x.shape)
+    dW = _flat(x, W.shape[0]).T @ g
+    db = None
+    if has_bias:
+        if R == 0 or M == 0:
+            db = dev.xp.zeros(M, dtype=dout.dtype)
+        else:
+            partial = dev.xp.empty((_chunks(R), M), dtype=dout.dtype)
+            dev.launch(_sums.column_partials, partial.size, dev.arg(g), _red.COLUMN_CHUNK, dev.arg(partial))
+            db = _sum_chunks(dev, partial)
+    return dx, dW, db
+
+
+# ---- softmax over the last axis ----------------------------------------------------------------------
+
+def softmax_forward(x):
+    # x (..., V) -> y (..., V); one block per row, max-subtracted
+    dev = _device(x)
+    x2 = dev.contiguous(_flat(x, x.shape[-1]))
+    y = dev.xp.empty_like(x2)
+    _launch_rows(dev, _rows.softmax_forward, x2, dev.arg(x2), dev.arg(y))
+    return y.reshape(x.shape), y
+
+
+def softmax_backward(dy, saved):
+    # dy (..., V) -> dx (..., V)
+    y = saved
+    dev = _device(y)
+    dx = dev.xp.empty_like(y)
+    _launch_rows(dev, _rows.softmax_backward, y, dev.arg(dev.contiguous(_flat(dy, y.shape[1]))), dev.arg(y),
+                 dev.arg(dx))
+    return dx.reshape(dy.shape)
+
+
+# ---- softmax cross-entropy ---------------------------------------------------------------------------
+
+def softmax_cross_entropy_forward(xs, ts, ignore_label):
+    # xs (..., V), ts (...) -> loss (), the mean over labels != ignore_label (0 when all are ignored). One
+    # row kernel (softmax saved for the backward, the label's log-probability), then one block adds the
+    # rows in a fixed order and counts the labels on the device: no host synchronisation
+    dev = _device(xs)
+    xp = dev.xp
+    V, R = xs.shape[-1], ts.size
+    if V == 0:
+        raise ValueError(f"xs: expected shape (..., V) with at least one class, got shape {tuple(xs.shape)}")
+    x = dev.contiguous(xs.reshape(R, V))
+    t = xp.ascontiguousarray(ts.reshape(R), dtype=xp.int64)
+    ignore, has_ignore = (0 if ignore_label is None else int(ignore_label)), ignore_label is not None
+    y = xp.empty_like(x)
+    loss, count = xp.zeros(1, dtype=xs.dtype), xp.zeros(1, dtype=xp.int64)
+    if R:
+        logp = xp.empty(R, dtype=xs.dtype)
+        a = dev.arg
+        _launch_rows(dev, _rows.softmax_cross_entropy_forward, x, a(x), a(t), ignore, has_ignore, a(y), a(logp))
+        _launch_one_block(dev, _rows.cross_entropy_loss, R, a(logp), a(t), ignore, has_ignore, a(loss), a(count))
+    return loss.reshape(()), (y, t, ignore, has_ignore, count, xs.shape)
+
+
+def softmax_cross_entropy_backward(dloss, saved):
+    # dloss () -> dxs (..., V) = (softmax - onehot) * dloss / count, 0 on ignored rows
+    y, t, ignore, has_ignore, count, shape = saved
+    dev = _device(y)
+    d = dev.xp.asarray(dloss, dtype=y.dtype).reshape(1)
+    dx = dev.xp.empty_like(y)
+    a = dev.arg
+    _launch_rows(dev, _rows.softmax_cross_entropy_backward, y, a(y), a(t), ignore, has_ignore, a(d), a(count),
+                 a(dx))
+    return dx.reshape(shape)
+
+
+# ---- sigmoid cross-entropy ---------------------------------------------------------------------------
+
+def sigmoid_cross_entropy_forward(xs, ts):
+    # xs (...) scores, ts (...) targets in [0, 1] -> loss (), the mean over all elements: per-block partial
+    # sums of the stable terms, then one block adds them in order
+    dev = _device(xs)
+    xp = dev.xp
+    n = xs.size
+    x = dev.contiguous(xs.reshape(n))
+    t = dev.contiguous(ts.reshape(n).astype(xs.dtype, copy=False))  # int targets must not promote float32
+    B = _row_block(n)
+    P = (n + _red.ITEMS_PER_THREAD * B - 1) // (_red.ITEMS_PER_THREAD * B)
+    partial, loss = xp.zeros(max(P, 1), dtype=xs.dtype), xp.empty(1, dtype=xs.dtype)
+    if P:
+        _sums.sigmoid_cross_entropy_partials[P, B, dev.stream](dev.arg(x), dev.arg(t), _red.ITEMS_PER_THREAD,
+                                                               dev.arg(partial))
+    _launch_one_block(dev, _sums.mean_of_partials, partial.size, dev.arg(partial), n, dev.arg(loss))
+    return loss.reshape(()), (x, t, xs.shape)
+
+
+def sigmoid_cross_entropy_backward(dloss, saved):
+    # dloss () -> dxs (...) = (sigmoid(xs) - ts) * dloss / n, one elementwise kernel
+    x, t, shape = saved
+    dev = _device(x)
+    d = dev.xp.asarray(dloss, dtype=x.dtype).reshape(1)
+    dx = dev.xp.empty_like(x)
+    dev.launch(_words.sigmoid_cross_entropy_backward, x.size, dev.arg(x), dev.arg(t), dev.arg(d), dev.arg(dx))
+    return dx.reshape(shape)
+
+
+# ---- layer norm --------------------------------------------------------------------------------------
+
+def layer_norm_forward(x, gamma, beta, eps):
+    # x (..., D), gamma, beta (D,) -> y (..., D), normalised over the last axis; saves the (contiguous)
+    # input and each row's mean and 1/std: the backward recomputes xhat from them
+    dev = _device(x)
+    xp, a = dev.xp, dev.arg
+    x2 = dev.contiguous(_flat(x, x.shape[-1]))
+    R = x2.shape[0]
+    y, mean, rstd = xp.empty_like(x2), xp.empty(R, dtype=x.dtype), xp.empty(R, dtype=x.dtype)
+    _launch_rows(dev, _rows.layer_norm_forward, x2, a(x2), a(dev.contiguous(gamma)), a(dev.contiguous(beta)),
+                 np.dtype(x.dtype).type(eps), a(y), a(mean), a(rstd))
+    return y.reshape(x.shape), (x2, mean, rstd, gamma, x.shape)
+
+
+def layer_norm_backward(dy, saved):
+    # dy (..., D) -> dx (..., D), dgamma (D,), dbeta (D,): one row kernel for dx, deterministic column sums
+    x2, mean, rstd, gamma, shape = saved
+    dev = _device(x2)
+    xp, a = dev.xp, dev.arg
+    R, D = x2.shape
+    dy2, g = dev.contiguous(dy.reshape(R, D)), dev.contiguous(gamma)
+    dx = xp.empty_like(x2)
+    _launch_rows(dev, _rows.layer_norm_backward, x2, a(dy2), a(x2), a(mean), a(rstd), a(g), a(dx))
+    if R == 0 or D == 0:
+        return dx.reshape(shape), xp.zeros(D, dtype=x2.dtype), xp.zeros(D, dtype=x2.dtype)
+    pg, pb = xp.empty((_chunks(R), D), dtype=x2.dtype), xp.empty((_chunks(R), D), dtype=x2.dtype)
+    dev.launch(_sums.layer_norm_param_partials, pg.size, a(dy2), a(x2), a(mean), a(rstd), _red.COLUMN_CHUNK,
+               a(pg), a(pb))
+    return dx.reshape(shape), _sum_chunks(dev, pg), _sum_chunks(dev, pb)

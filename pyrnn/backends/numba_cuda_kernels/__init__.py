@@ -8,6 +8,11 @@ constant is made from the ``one`` argument (``dtype.type(1)``), so float32
 kernels stay float32 (a bare ``1.0`` is float64 in numba and would promote).
 Kernels are compiled lazily, once per dtype, and cached on disk (``cache=True``).
 
+The word-level row kernels (`rows`) and sums (`sums`) run one block per row or
+chunk and combine in shared memory through `reduce`'s fixed-order tree; their
+shared scratch and constants take the arrays' dtype (``x.dtype``,
+``x.dtype.type(0)``), which numba.cuda resolves at compile time.
+
 Under Numba's CUDA simulator (``NUMBA_ENABLE_CUDASIM=1``) the same kernels run
 on the CPU with NumPy arrays: that is how they are tested where no GPU exists.
 """

@@ -1,9 +1,12 @@
-"""Kernels of the word-level ops: embedding's deterministic scatter-add and dropout's fused mask.
+"""Elementwise kernels of the word-level ops: embedding's deterministic scatter-add, dropout's fused
+mask, affine's bias and the sigmoid cross-entropy gradient.
 
-One thread per element (dropout) or per column (embedding); the caller launches
-``ceil(n / block)`` blocks and every kernel guards its index.
+One thread per element (dropout, bias, sigmoid cross-entropy) or per column (embedding); the caller
+launches ``ceil(n / block)`` blocks and every kernel guards its index.
 """
 from numba import cuda
+
+from .scalar import sigmoid
 
 _JIT = dict(cache=True)
 
@@ -37,3 +40,22 @@ def dropout_backward(dy, keep, scale, zero, dx):
     i = cuda.grid(1)
     if i < dy.shape[0]:
         dx[i] = dy[i] * (scale if keep[i] else zero)
+
+
+@cuda.jit(**_JIT)
+def add_bias(out, b):
+    # out (R, M) in/out, b (M,) -> out[r] += b for every row
+    R, M = out.shape
+    i = cuda.grid(1)
+    if i < R * M:
+        r = i // M
+        out[r, i - r * M] += b[i - r * M]
+
+
+@cuda.jit(**_JIT)
+def sigmoid_cross_entropy_backward(x, t, dloss, dx):
+    # x, t, dx (n,), dloss (1,) -> dx = (sigmoid(x) - t) * (dloss / n), the reference's expression
+    n = x.shape[0]
+    i = cuda.grid(1)
+    if i < n:
+        dx[i] = (sigmoid(x[i], x.dtype.type(1)) - t[i]) * (dloss[0] / x.dtype.type(n))
