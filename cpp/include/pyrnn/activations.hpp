@@ -136,22 +136,6 @@ inline void copy_rows_or_zero(T* dst, const T* src, std::ptrdiff_t rows, std::pt
   }
 }
 
-// The state every step starts from, batch-major: hprev (N, T, H) = [h0, hs[:, :T-1]] (h0 null = zeros).
-// Built once in backward so dWh = hprev^T dA is one GEMM.
-template <typename T>
-inline void states_before_each_step(std::ptrdiff_t N, std::ptrdiff_t Tn, std::ptrdiff_t H, const T* h0,
-                                    const T* hs, T* hprev) {
-  for (std::ptrdiff_t n = 0; n < N; ++n) {
-    T* out = hprev + n * Tn * H;
-    if (Tn == 0) continue;
-    if (h0)
-      std::memcpy(out, h0 + n * H, sizeof(T) * H);
-    else
-      std::memset(out, 0, sizeof(T) * H);
-    std::memcpy(out + H, hs + n * Tn * H, sizeof(T) * (Tn - 1) * H);
-  }
-}
-
 // db (G,) = sum over rows of dA (R, G), rows in order, accumulated in double: fixed order means
 // bitwise-reproducible, double means the sum over N*T rows loses nothing visible in float32. Threads
 // take whole column blocks, so each column's order of additions never changes.

@@ -93,6 +93,29 @@ inline void pgemm(bool transA, bool transB, std::ptrdiff_t M, std::ptrdiff_t Nc,
   });
 }
 
+// dW (H, C) = hprev^T dA without building hprev (N*T, H), the state each step starts from (h0's row, or
+// zeros, at t = 0; else hs's previous row). hs (N, T, H); dA (N*T rows, C columns, leading dim ldd).
+// One GEMM pairs every hs row r-1 with dA row r; the pairs that cross into the next sequence (r = n*T)
+// become exact zeros because dA's t = 0 rows are cleared first, and h0^T dA_0 is added by a K = N GEMM.
+// Saves copying hs into an (N*T, H) buffer. CLOBBERS dA's t = 0 rows: call it after every other use of dA.
+template <typename T>
+inline void grad_from_previous_states(std::ptrdiff_t N, std::ptrdiff_t Tn, std::ptrdiff_t H, std::ptrdiff_t C,
+                                      const T* h0, const T* hs, T* dA, std::ptrdiff_t ldd, T* dW,
+                                      std::ptrdiff_t ldw) {
+  if (N * Tn == 0) {  // no step: zero gradient (gemm with K = 0 and beta 0 writes zeros)
+    gemm<T>(true, false, H, C, 0, T(1), hs, H, dA, ldd, T(0), dW, ldw);
+    return;
+  }
+  std::vector<T> dA0(h0 ? static_cast<size_t>(N * C) : 0);
+  for (std::ptrdiff_t n = 0; n < N; ++n) {
+    T* row = dA + n * Tn * ldd;
+    if (h0) std::copy(row, row + C, dA0.data() + n * C);
+    std::fill(row, row + C, T(0));
+  }
+  pgemm<T>(true, false, H, C, N * Tn - 1, T(1), hs, H, dA + ldd, ldd, T(0), dW, ldw);
+  if (h0) pgemm<T>(true, false, H, C, N, T(1), h0, H, dA0.data(), C, T(1), dW, ldw);
+}
+
 // The recurrent weight Wh (H, G) in the two per-step products:
 //   forward   out (M, c1-c0) = h (M, H) @ Wh[:, c0:c1]          (c0, c1 multiples of H: gate blocks)
 //   backward  out (M, H) = beta out + d (M, c1-c0) @ Wh[:, c0:c1]^T   (beta 0 or 1)
@@ -104,12 +127,46 @@ inline void pgemm(bool transA, bool transB, std::ptrdiff_t M, std::ptrdiff_t Nc,
 //     the axpy form on Wh (H=256, G=1024: 15 us vs 44 us);
 //   backward, M > 2: d @ WhT (no transposed operand) measured faster than d @ Wh^T
 //     (see PYRNN_STEP_WHT below for the switch used to measure it).
+//
+// Fused steps (LSTM, float32 step kernel): the pointwise work of a step runs on each (rows, 32) tile of
+// the step's product as soon as it is computed (forward_units / backward_units), so the gate math and its
+// memory traffic overlap the FMAs and a step needs one fork/join instead of two. The forward packs Wh as
+// kForwardUnits: panel p holds the four gates of units [8p, 8p+8) (columns [f x8 | g x8 | i x8 | o x8]),
+// so a tile carries whole units. Each tile element is the same dot product as in forward/backward,
+// so a fused step is bitwise the unfused one. PYRNN_STEP_FUSED=0 turns fusion off (to measure, and test).
 template <typename T>
 class StepWeights {
  public:
-  enum Pass { kForward, kBackward };
+  enum Pass { kForward, kBackward, kForwardUnits };
+  static constexpr std::ptrdiff_t kUnits = stepk::kNR / 4;  // LSTM units per forward_units panel
+
+  // Whether LSTM steps can be fused here (float32, the step kernel available, fusion not turned off).
+  static bool fusable(std::ptrdiff_t H, std::ptrdiff_t G) {
+    if constexpr (std::is_same_v<T, float>) {
+      const char* s = std::getenv("PYRNN_STEP_FUSED");
+      return stepk::available() && H > 0 && G == 4 * H && !(s && s[0] == '0');
+    }
+    return false;
+  }
+
   StepWeights(const T* Wh, std::ptrdiff_t H, std::ptrdiff_t G, std::ptrdiff_t M, Pass pass) : Wh_(Wh), H_(H), G_(G) {
     if constexpr (std::is_same_v<T, float>) {
+      if (pass == kForwardUnits && stepk::available() && H > 0 && G == 4 * H) {
+        ppb_ = (H + kUnits - 1) / kUnits;
+        Wp_ = std::make_unique<Buffer<float>>(static_cast<size_t>(ppb_ * H * stepk::kNR));
+        float* out = Wp_->data();
+        parallel_for(ppb_, static_cast<double>(H) * stepk::kNR, [&](std::ptrdiff_t p0, std::ptrdiff_t p1) {
+          for (std::ptrdiff_t p = p0; p < p1; ++p)
+            for (std::ptrdiff_t k = 0; k < H; ++k)
+              for (std::ptrdiff_t jj = 0; jj < stepk::kNR; ++jj) {
+                const std::ptrdiff_t gate = jj / kUnits, unit = p * kUnits + jj % kUnits;
+                out[(p * H + k) * stepk::kNR + jj] = unit < H ? Wh[k * G + gate * H + unit] : 0.0f;
+              }
+        });
+        units_ = true;
+        return;
+      }
+      if (pass == kForwardUnits) pass = kForward;  // callers check fusable() first; stay correct anyway
       if (stepk::available() && H > 0 && G % H == 0) {
         ppb_ = stepk::panels(H);
         const std::ptrdiff_t panel = stepk::kNR * (pass == kForward ? H : G);  // floats per panel
@@ -135,7 +192,7 @@ class StepWeights {
   void forward(std::ptrdiff_t M, const T* h, std::ptrdiff_t ldh, std::ptrdiff_t c0, std::ptrdiff_t c1, T* out,
                std::ptrdiff_t ldo) const {
     if constexpr (std::is_same_v<T, float>) {
-      if (Wp_) {  // panel q of the range: gate block b0 + q / ppb, panel q % ppb inside it
+      if (Wp_ && !units_) {  // panel q of the range: gate block b0 + q / ppb, panel q % ppb inside it
         const std::ptrdiff_t H = H_, ppb = ppb_, b0 = c0 / H, nq = (c1 - c0) / H * ppb;
         const float* Wp = Wp_->data();
         stepk::run_panels(
@@ -149,6 +206,35 @@ class StepWeights {
       pgemm<T>(false, true, M, c1 - c0, H_, T(1), h, ldh, WhT_.data() + c0 * H_, H_, T(0), out, ldo);
     else
       pgemm<T>(false, false, M, c1 - c0, H_, T(1), h, ldh, Wh_ + c0, G_, T(0), out, ldo);
+  }
+  // Fused LSTM forward step: tiles of h (M, H) @ Wh, for units [u0, u0+nu): epi(u0, nu, row0, rows, tile)
+  // with tile (rows, 32) = [f x8 | g x8 | i x8 | o x8] pre-activations of those units (constructed as
+  // kForwardUnits).
+  template <typename Epi>
+  void forward_units(std::ptrdiff_t M, const T* h, std::ptrdiff_t ldh, Epi&& epi) const {
+    if constexpr (std::is_same_v<T, float>) {
+      const float* Wp = Wp_->data();
+      const std::ptrdiff_t H = H_;
+      stepk::run_panels_epi(
+          M, H, h, ldh, ppb_, [&](std::ptrdiff_t q) { return Wp + q * H * stepk::kNR; },
+          [&](std::ptrdiff_t q, std::ptrdiff_t row0, std::ptrdiff_t rows, const float* tile) {
+            epi(q * kUnits, std::min(kUnits, H - q * kUnits), row0, rows, tile);
+          });
+    }
+  }
+  // Fused backward step: tiles of d (M, G) @ Wh^T, for units [u0, u0+nu): epi(u0, nu, row0, rows, tile)
+  // with tile (rows, 32) the gradient on h of units u0.. (constructed as kBackward)
+  template <typename Epi>
+  void backward_units(std::ptrdiff_t M, const T* d, std::ptrdiff_t ldd, Epi&& epi) const {
+    if constexpr (std::is_same_v<T, float>) {
+      const float* Wp = Wp_->data();
+      const std::ptrdiff_t H = H_, G = G_;
+      stepk::run_panels_epi(
+          M, G, d, ldd, ppb_, [&](std::ptrdiff_t q) { return Wp + q * G * stepk::kNR; },
+          [&](std::ptrdiff_t q, std::ptrdiff_t row0, std::ptrdiff_t rows, const float* tile) {
+            epi(q * stepk::kNR, std::min(stepk::kNR, H - q * stepk::kNR), row0, rows, tile);
+          });
+    }
   }
   // out (M, H) = beta out + d (M, c1-c0) @ Wh[:, c0:c1]^T
   void backward(std::ptrdiff_t M, const T* d, std::ptrdiff_t ldd, std::ptrdiff_t c0, std::ptrdiff_t c1, T beta,
@@ -181,7 +267,8 @@ class StepWeights {
   const T* Wh_;
   std::ptrdiff_t H_, G_;
   std::vector<T> WhT_;
-  std::ptrdiff_t ppb_ = 0;             // packed: panels per gate block (forward) or in all (backward)
+  std::ptrdiff_t ppb_ = 0;             // packed: panels per gate block (forward) or in all (backward, units)
+  bool units_ = false;                 // packed as kForwardUnits (only forward_units may run)
   std::unique_ptr<Buffer<float>> Wp_;  // packed for the step kernel, or null
 };
 

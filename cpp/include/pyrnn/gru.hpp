@@ -257,24 +257,21 @@ void gru_backward(idx N, idx Tn, idx D, idx H, bool reset_after, const T* xs, co
     ProfTimer pt(kBwdWeightGemm);
     pgemm<T>(true, false, D, G, N * Tn, T(1), xs, D, dAx.data(), G, T(0), dWx, G);
   }
-  Buffer<T> hprev(static_cast<size_t>(N * Tn * H));
   {
-    ProfTimer pt(kBwdOther);
-    states_before_each_step(N, Tn, H, h0, hs, hprev.data());
+    ProfTimer pt_b(kBwdOther);
+    if (db) {
+      column_sums(N * Tn, G, dAx.data(), G, db);
+      if (reset_after) column_sums(N * Tn, G, dAh.data(), G, db + G);
+    }
   }
   ProfTimer pt_w(kBwdWeightGemm);
   if (reset_after) {
-    pgemm<T>(true, false, H, G, N * Tn, T(1), hprev.data(), H, dAh.data(), G, T(0), dWh, G);
+    grad_from_previous_states<T>(N, Tn, H, G, h0, hs, dAh.data(), G, dWh, G);
   } else {
-    // z and r multiply h_{t-1} by Wh; n multiplies r * h_{t-1} (saved as `extra`) by Whn
-    pgemm<T>(true, false, H, 2 * H, N * Tn, T(1), hprev.data(), H, dAx.data(), G, T(0), dWh, G);
+    // n multiplies r * h_{t-1} (saved as `extra`) by Whn; z and r multiply h_{t-1} by Wh (this one last:
+    // it clears dAx's t = 0 rows in columns [0, 2H))
     pgemm<T>(true, false, H, H, N * Tn, T(1), extra, H, dAx.data() + 2 * H, G, T(0), dWh + 2 * H, G);
-  }
-  pt_w.stop();
-  ProfTimer pt_b(kBwdOther);
-  if (db) {
-    column_sums(N * Tn, G, dAx.data(), G, db);
-    if (reset_after) column_sums(N * Tn, G, dAh.data(), G, db + G);
+    grad_from_previous_states<T>(N, Tn, H, 2 * H, h0, hs, dAx.data(), G, dWh, G);
   }
 }
 

@@ -75,10 +75,8 @@ void rnn_backward(idx N, idx Tn, idx D, idx H, const T* xs, const T* Wx, const T
   // Weight and input gradients: one large GEMM each over all N*T rows.
   pgemm<T>(false, true, N * Tn, D, H, T(1), dA.data(), H, Wx, H, T(0), dxs, D);
   pgemm<T>(true, false, D, H, N * Tn, T(1), xs, D, dA.data(), H, T(0), dWx, H);
-  Buffer<T> hprev(static_cast<size_t>(N * Tn * H));
-  states_before_each_step(N, Tn, H, h0, hs, hprev.data());
-  pgemm<T>(true, false, H, H, N * Tn, T(1), hprev.data(), H, dA.data(), H, T(0), dWh, H);
   if (db) column_sums(N * Tn, H, dA.data(), H, db);
+  grad_from_previous_states<T>(N, Tn, H, H, h0, hs, dA.data(), H, dWh, H);
 }
 
 }  // namespace pyrnn
