@@ -27,6 +27,7 @@ import types
 import numpy as np
 
 from test_backend_vs_reference import OPS, SHAPES, VARIANTS, assert_close, make_case, names
+from test_layer_norm_backends import SHAPES as LN_SHAPES, case as ln_case
 
 DTYPES = {"f32": np.float32, "f64": np.float64}
 # beyond the CPU suite's shapes: several thread blocks per step and column-sum blocks, and the
@@ -72,6 +73,9 @@ def case_ids():
             for (m, c, s), dt in itertools.product(SDPA_STREAM_CASES, DTYPES)]
     ids += [f"sdpa_stream/strided-inference/{dt}" for dt in DTYPES]
     ids += ["sdpa_stream/path-choice/f32"]
+    ids += [f"layer_norm/{'x'.join(map(str, s))}/{dt}" for s, dt in itertools.product(LN_SHAPES, DTYPES)]
+    ids += [f"layer_norm/{what}/{dt}" for what, dt in itertools.product(("mean-1000", "strided"), DTYPES)]
+    ids += ["layer_norm/deterministic/f32"]
     return ids
 
 
@@ -280,10 +284,56 @@ def check_sdpa_path(backend, case_id, stream):
     return got
 
 
+def layer_norm_both(api, x, gamma, beta, dy, eps=1e-5):
+    """[y, dx, dgamma, dbeta] from api's layer_norm_forward and _backward."""
+    y, saved = api.layer_norm_forward(x, gamma, beta, eps)
+    return [y, *api.layer_norm_backward(dy, saved)]
+
+
+def check_layer_norm(backend, case_id):
+    """tests/test_layer_norm_backends.py's shapes and data on the emulated kernels, the suite's tolerances."""
+    from pyrnn import reference
+
+    _, what, dt = case_id.split("/")
+    dtype = DTYPES[dt]
+    names_ = ("y", "dx", "dgamma", "dbeta")
+    if what == "deterministic":  # 4 chunks of 64 rows (a partial last one), two runs bitwise equal
+        args = ln_case((3, 70, 37), dtype, seed=3)
+        for name, a, b in zip(names_, layer_norm_both(backend, *args), layer_norm_both(backend, *args)):
+            np.testing.assert_array_equal(a, b, err_msg=f"layer_norm {name}: two runs differ")
+        return
+    if what == "mean-1000":
+        # rows far from zero (mean 1000, spread 3): the mean must be removed before squaring; eps 0.5
+        # shows eps is applied. Against the float64 reference of the same values, so float32 is held
+        # to the answer (the float32 reference's own mean is off by a few ulp of 1000: 1e-5 of xhat)
+        args = ln_case((5, 40, 96), dtype, offset=1000.0)
+        want = [w.astype(dtype) for w in layer_norm_both(reference, *(a.astype(np.float64) for a in args), eps=0.5)]
+        for name, g, w in zip(names_, layer_norm_both(backend, *args, eps=0.5), want):
+            assert_close(g, w, dtype, f"layer_norm {name} (mean 1000)")
+        return
+    if what == "strided":  # every other column of x and gamma (not contiguous), dy in Fortran order
+        x, gamma, beta, dy = ln_case((6, 10, 48), dtype)
+        xs, gs = np.zeros((6, 10, 96), dtype), np.zeros(96, dtype)
+        xs[:, :, ::2], gs[::2] = x, gamma
+        before = [a.copy() for a in (xs, gs, dy)]
+        got = layer_norm_both(backend, xs[:, :, ::2], gs[::2], beta, np.asfortranarray(dy))
+        for name, g, w in zip(names_, got, layer_norm_both(reference, x, gamma, beta, dy)):
+            assert_close(g, w, dtype, f"layer_norm {name} (strided inputs)")
+        for a, b in zip((xs, gs, dy), before):
+            np.testing.assert_array_equal(a, b, err_msg="layer_norm modified an input")
+        return
+    shape = tuple(int(v) for v in what.split("x"))
+    args = ln_case(shape, dtype)
+    for name, g, w in zip(names_, layer_norm_both(backend, *args), layer_norm_both(reference, *args)):
+        assert_close(g, w, dtype, f"layer_norm {name}")
+
+
 def check(backend, case_id):
     from pyrnn import reference
 
     op, what, *rest = case_id.split("/")
+    if op == "layer_norm":
+        return check_layer_norm(backend, case_id)
     if op.startswith("attention"):
         return check_attention(backend, case_id)
     if op in ("sdpa", "sdpa_stream"):

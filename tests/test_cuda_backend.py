@@ -26,6 +26,7 @@ import pyrnn
 from pyrnn import backends, ops
 from test_attention_backends import MASKS as S2S_MASKS, S2S_SHAPES, SDPA_CASES, SDPA_IDS, s2s_case, sdpa_case
 from test_backend_vs_reference import OPS, SHAPES, VARIANTS, _concat_chunks, assert_close, make_case, names
+from test_layer_norm_backends import SHAPES as LN_SHAPES, case as ln_case
 
 try:
     import cupy as cp
@@ -472,6 +473,77 @@ def test_sdpa_deterministic(path, sdpa_path):
         assert cp.array_equal(a, b), f"cuda sdpa ({path}) {name}: two runs differ"
 
 
+# ---- layer norm ------------------------------------------------------------------------------------
+# tests/test_layer_norm_backends.py's shapes, data and tolerances (float32 1e-5, float64 1e-12 of the
+# tensor's max): the kernels sum the row statistics in double and dgamma/dbeta over fixed 64-row chunks,
+# NumPy pairwise in the dtype; on the host emulator the worst float32 case is 8e-7 (dgamma, 600 rows of
+# 513), float64 1.4e-15.
+
+LN_NAMES = ("y", "dx", "dgamma", "dbeta")
+
+
+def _layer_norm(x, gamma, beta, dy, eps=1e-5, backend="cuda"):
+    """[y, dx, dgamma, dbeta] via pyrnn.ops on `backend` (the arrays decide NumPy or CuPy)."""
+    with pyrnn.use_backend(backend):
+        y, saved = ops.layer_norm_forward(x, gamma, beta, eps)
+        if backend == "cuda":
+            assert saved.backend.NAME == "cuda", f"layer_norm ran on {saved.backend.NAME}, not cuda"
+        return [y, *ops.layer_norm_backward(dy, saved)]
+
+
+@gpu
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+@pytest.mark.parametrize("shape", LN_SHAPES, ids=lambda s: "x".join(map(str, s)))
+def test_layer_norm_matches_reference(shape, dtype):
+    """One element (D = 1: dx exactly 0), odd widths (D not a multiple of 32), no rows (no launch:
+    dgamma = dbeta = 0), several 64-row chunks with a partial last one (600 rows)."""
+    _cuda_usable()
+    args = ln_case(shape, dtype)
+    got = to_host(_layer_norm(*(cp.asarray(a) for a in args)), "layer_norm")
+    for name, g, w in zip(LN_NAMES, got, _layer_norm(*args, backend="reference")):
+        assert_close(g, w, dtype, f"cuda layer_norm {name}")
+
+
+@gpu
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+def test_layer_norm_large_offset_and_eps(dtype):
+    """Rows far from zero (mean 1000, spread 3): the mean must be removed before squaring; eps 0.5 shows
+    eps is applied. Against the float64 reference of the same values: the float32 reference's own mean
+    is off by a few ulp of 1000 (1.5e-5 of y on the emulator, against 3.9e-6 for the kernels)."""
+    _cuda_usable()
+    args = ln_case((5, 40, 96), dtype, offset=1000.0)
+    want = _layer_norm(*(a.astype(np.float64) for a in args), eps=0.5, backend="reference")
+    got = to_host(_layer_norm(*(cp.asarray(a) for a in args), eps=0.5), "layer_norm")
+    for name, g, w in zip(LN_NAMES, got, want):
+        assert_close(g, w.astype(dtype), dtype, f"cuda layer_norm {name} (mean 1000)")
+
+
+@gpu
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+def test_layer_norm_strided_and_fortran_inputs(dtype):
+    _cuda_usable()
+    x, gamma, beta, dy = ln_case((6, 10, 48), dtype)
+    xs, gs = cp.zeros((6, 10, 96), dtype), cp.zeros(96, dtype)
+    xs[:, :, ::2], gs[::2] = cp.asarray(x), cp.asarray(gamma)  # every other column: not contiguous
+    before = [a.copy() for a in (xs, gs)]
+    got = to_host(_layer_norm(xs[:, :, ::2], gs[::2], cp.asarray(beta), cp.asfortranarray(cp.asarray(dy))),
+                  "layer_norm")
+    for name, g, w in zip(LN_NAMES, got, _layer_norm(x, gamma, beta, dy, backend="reference")):
+        assert_close(g, w, dtype, f"cuda layer_norm {name} (strided inputs)")
+    for a, b in zip((xs, gs), before):
+        assert cp.array_equal(a, b), "layer_norm modified an input"
+
+
+@gpu
+def test_layer_norm_deterministic():
+    """Bitwise the same twice: a transformer-sized (8, 512, 768), 64 chunks of dgamma/dbeta partials."""
+    _cuda_usable()
+    args = [cp.asarray(a) for a in ln_case((8, 512, 768), np.float32, seed=3)]
+    first, again = _layer_norm(*args), _layer_norm(*args)
+    for name, a, b in zip(LN_NAMES, first, again):
+        assert cp.array_equal(a, b), f"cuda layer_norm {name}: two runs differ"
+
+
 # ---- the module itself: built where nvcc is, errors that name the call (no GPU needed) ----------
 
 def _nvcc():
@@ -493,7 +565,8 @@ def test_cuda_module_is_built_where_nvcc_is():
         f"nvcc is at {_nvcc()}, but pyrnn._cuda did not load: {cuda_backend._import_error} "
         "(built without cuBLAS? see the CMake warning; pip install 'nvidia-cublas>=13,<14' and reinstall)")
     m = cuda_backend._cuda
-    for f in ("rnn_forward", "rnn_backward", "lstm_forward", "lstm_backward", "gru_forward", "gru_backward"):
+    for f in ("rnn_forward", "rnn_backward", "lstm_forward", "lstm_backward", "gru_forward", "gru_backward",
+              "layer_norm_forward", "layer_norm_backward"):
         assert hasattr(m, f), f
     info = m.build_info()
     assert info["version"] == pyrnn.__version__
@@ -527,6 +600,12 @@ def test_cuda_module_rejects_bad_dtype_and_sizes():
     with pytest.raises(ValueError, match="H >= 1"):
         m.rnn_forward(dtype="float32", N=1, T=1, D=1, H=0, xs=0, Wx=0, Wh=0, b=0, h0=0, hs=0, hT=0, device=0,
                       stream=0)
+    with pytest.raises(ValueError, match=r"R >= 0 and D >= 1, got R=3 D=0"):
+        m.layer_norm_forward(dtype="float32", R=3, D=0, x=0, gamma=0, beta=0, eps=1e-5, y=0, mean=0, rstd=0,
+                             device=0, stream=0)
+    with pytest.raises(ValueError, match=r"R >= 0 and D >= 1, got R=-1 D=4"):
+        m.layer_norm_backward(dtype="float64", R=-1, D=4, dy=0, x=0, mean=0, rstd=0, gamma=0, dx=0, dgamma=0,
+                              dbeta=0, part=0, device=0, stream=0)
 
 
 @gpu

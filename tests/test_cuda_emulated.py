@@ -3,7 +3,8 @@ emulator (kernels/emulator) under AddressSanitizer + UBSan, driven by pyrnn/back
 against the NumPy reference (tests/cuda_emulated_cases.py says what this covers and what it
 cannot). Runs wherever g++ and the pybind11 headers are (both are build requirements already);
 the build takes about 30 s on 2 cores, the cases about 1.5 minutes (the attention and SDPA
-cases about 35 s of that, the streaming SDPA's about 15 s).
+cases about 35 s of that, the streaming SDPA's about 15 s), plus about a minute for the layer
+norm cases (mostly waking the 128 threads of each of the 600-row cases' row blocks).
 """
 import importlib.util
 import json

@@ -20,6 +20,7 @@
 #include "pyrnn_cuda/attention.cuh"
 #include "pyrnn_cuda/check.cuh"
 #include "pyrnn_cuda/gru.cuh"
+#include "pyrnn_cuda/layer_norm.cuh"
 #include "pyrnn_cuda/lstm.cuh"
 #include "pyrnn_cuda/rnn.cuh"
 #include "pyrnn_cuda/sdpa.cuh"
@@ -116,6 +117,12 @@ void check_sdpa_dims(idx N, idx Hh, idx Tq, idx Tk, idx Dk, idx Dv) {
     throw py::value_error("pyrnn._cuda: expected N, Hh, Tq, Tk, Dk, Dv >= 0, got N=" + std::to_string(N) +
                           " Hh=" + std::to_string(Hh) + " Tq=" + std::to_string(Tq) + " Tk=" + std::to_string(Tk) +
                           " Dk=" + std::to_string(Dk) + " Dv=" + std::to_string(Dv));
+}
+
+void check_layer_norm_dims(idx R, idx D) {
+  if (R < 0 || D < 1)
+    throw py::value_error("pyrnn._cuda: expected R >= 0 and D >= 1, got R=" + std::to_string(R) +
+                          " D=" + std::to_string(D));
 }
 
 }  // namespace
@@ -381,4 +388,37 @@ PYBIND11_MODULE(_cuda, m) {
       arg("dtype"), arg("N"), arg("Hh"), arg("Tq"), arg("Tk"), arg("Dk"), arg("Dv"), arg("causal"), arg("q"), arg("k"),
       arg("v"), arg("mask"), arg("out"), arg("lse"), arg("dout"), arg("dq"), arg("dk"), arg("dv"), arg("D"),
       arg("device"), arg("stream"), nogil);
+
+  // ---- layer norm: x, y, dy, dx (R,D), gamma, beta, dgamma, dbeta (D), mean, rstd (R);
+  // part (ceil(R / layer_norm_rows_per_chunk), 2, D) float64 workspace: the dgamma/dbeta chunk partials ----
+  m.attr("layer_norm_rows_per_chunk") = pyrnn_cuda::kLayerNormRowsPerChunk;
+  m.def(
+      "layer_norm_forward",
+      [](const std::string& dtype, idx R, idx D, ptr_t x, ptr_t gamma, ptr_t beta, double eps, ptr_t y, ptr_t mean,
+         ptr_t rstd, int device, ptr_t stream) {
+        check_layer_norm_dims(R, D);
+        by_dtype(dtype, [&](auto v) {
+          using T = decltype(v);
+          pyrnn_cuda::Session s(device, stream);
+          pyrnn_cuda::layer_norm_forward<T>(s, R, D, p<T>(x), p<T>(gamma), p<T>(beta), eps, p<T>(y), p<T>(mean),
+                                            p<T>(rstd));
+        });
+      },
+      arg("dtype"), arg("R"), arg("D"), arg("x"), arg("gamma"), arg("beta"), arg("eps"), arg("y"), arg("mean"),
+      arg("rstd"), arg("device"), arg("stream"), nogil);
+
+  m.def(
+      "layer_norm_backward",
+      [](const std::string& dtype, idx R, idx D, ptr_t dy, ptr_t x, ptr_t mean, ptr_t rstd, ptr_t gamma, ptr_t dx,
+         ptr_t dgamma, ptr_t dbeta, ptr_t part, int device, ptr_t stream) {
+        check_layer_norm_dims(R, D);
+        by_dtype(dtype, [&](auto v) {
+          using T = decltype(v);
+          pyrnn_cuda::Session s(device, stream);
+          pyrnn_cuda::layer_norm_backward<T>(s, R, D, p<T>(dy), p<T>(x), p<T>(mean), p<T>(rstd), p<T>(gamma),
+                                             p<T>(dx), p<T>(dgamma), p<T>(dbeta), p<double>(part));
+        });
+      },
+      arg("dtype"), arg("R"), arg("D"), arg("dy"), arg("x"), arg("mean"), arg("rstd"), arg("gamma"), arg("dx"),
+      arg("dgamma"), arg("dbeta"), arg("part"), arg("device"), arg("stream"), nogil);
 }

@@ -24,7 +24,8 @@ KERNELS = os.path.dirname(HERE)
 REPO = os.path.dirname(KERNELS)
 # kernels that synchronize their block (__syncthreads) need real concurrent threads in the emulator
 THREADED = ("column_sums_kernel", "masked_softmax_rows_kernel", "softmax_rows_backward_kernel",
-            "sdpa_stream_forward_kernel", "sdpa_stream_dq_kernel", "sdpa_stream_dkv_kernel")
+            "sdpa_stream_forward_kernel", "sdpa_stream_dq_kernel", "sdpa_stream_dkv_kernel",
+            "layer_norm_forward_kernel", "layer_norm_backward_rows_kernel")
 LAUNCH = re.compile(r"(\w+)(<[^<>;]*>)?<<<(.*?)>>>\(", re.S)
 
 

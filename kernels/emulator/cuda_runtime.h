@@ -142,3 +142,6 @@ void launch_threaded(dim3 grid, dim3 block, size_t, cudaStream_t, void (*k)(P...
 }  // namespace emu
 
 inline void __syncthreads() { emu::block_barrier->arrive_and_wait(); }
+// the round-to-nearest products nvcc never fuses into an FMA; g++ here makes no FMA (no -mfma)
+inline float __fmul_rn(float a, float b) { return a * b; }
+inline double __dmul_rn(double a, double b) { return a * b; }

@@ -3,8 +3,8 @@ reset variants), forward and backward, float32 and float64, on cuBLAS GEMMs and 
 kernels (kernels/); seq2seq attention (attention, attention_weights, weighted_sum) on cuBLAS
 strided-batched GEMMs and masked-softmax row kernels; scaled dot-product attention the same way
 (materialising the (Tq, Tk) weights), or streaming when those would be large (see sdpa_forward
-below). The other ops of the contract go to the next CuPy backend (numba-cuda, else the
-reference: the dispatcher's rule).
+below); layer norm on per-row kernels. The other ops of the contract go to the next CuPy
+backend (numba-cuda, else the reference: the dispatcher's rule).
 
 This module owns every GPU buffer: outputs and workspaces are CuPy arrays (CuPy's memory pool),
 allocated on the inputs' device, and the kernels get their raw pointers, the device and CuPy's
@@ -374,3 +374,38 @@ def sdpa_backward(dout, saved):
                             P=_p(P), dout=_p(dout), dq=_p(dq), dk=_p(dk), dv=_p(dv), dS=_p(dS), device=dev,
                             stream=_stream())
     return dq, dk, dv
+
+
+# ---- layer norm ----------------------------------------------------------------------------------
+# x (..., D) flattened to (R, D) rows (a copy only when x is not C-contiguous); gamma, beta (D,).
+# kernels/src/layer_norm.cu: one thread block per row; the forward keeps only each row's mean and
+# 1/std, the backward recomputes xhat from x and sums dgamma/dbeta over fixed 64-row chunks whose
+# partials are added in chunk order (bitwise the same on every run). No rows: no launch.
+
+def layer_norm_forward(x, gamma, beta, eps):
+    dev = _device(x=x, gamma=gamma, beta=beta)
+    with cp.cuda.Device(dev):
+        D = x.shape[-1]
+        R = x.size // D
+        x2, gamma, beta = _c(x).reshape(R, D), _c(gamma), _c(beta)
+        dt = x.dtype
+        y, mean, rstd = cp.empty((R, D), dt), cp.empty((R,), dt), cp.empty((R,), dt)
+        _cuda.layer_norm_forward(dtype=dt.name, R=R, D=D, x=_p(x2), gamma=_p(gamma), beta=_p(beta), eps=float(eps),
+                                 y=_p(y), mean=_p(mean), rstd=_p(rstd), device=dev, stream=_stream())
+    return y.reshape(x.shape), (x2, mean, rstd, gamma, x.shape)
+
+
+def layer_norm_backward(dy, saved):
+    x2, mean, rstd, gamma, shape = saved
+    dev = _device(x=x2, dy=dy)
+    with cp.cuda.Device(dev):
+        R, D = x2.shape
+        dy2 = _c(dy).reshape(R, D)
+        dt = x2.dtype
+        dx, dgamma, dbeta = cp.empty((R, D), dt), cp.empty((D,), dt), cp.empty((D,), dt)
+        chunks = -(-R // _cuda.layer_norm_rows_per_chunk)
+        part = cp.empty((chunks, 2, D), "float64")  # workspace: each chunk's dgamma and dbeta partials
+        _cuda.layer_norm_backward(dtype=dt.name, R=R, D=D, dy=_p(dy2), x=_p(x2), mean=_p(mean), rstd=_p(rstd),
+                                  gamma=_p(gamma), dx=_p(dx), dgamma=_p(dgamma), dbeta=_p(dbeta), part=_p(part),
+                                  device=dev, stream=_stream())
+    return dx.reshape(shape), dgamma, dbeta
