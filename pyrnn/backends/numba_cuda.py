@@ -518,3 +518,6 @@ def layer_norm_backward(dy, saved):
     dev.launch(_sums.layer_norm_param_partials, pg.size, a(dy2), a(x2), a(mean), a(rstd), _red.COLUMN_CHUNK,
                a(pg), a(pb))
     return dx.reshape(shape), _sum_chunks(dev, pg), _sum_chunks(dev, pb)
+
+
+from pyrnn.backends.numba_cuda_attention import *  # noqa: E402,F401,F403  (attention ops: numba_cuda_attention.py)

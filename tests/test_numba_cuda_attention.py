@@ -1,0 +1,159 @@
+"""The numba-cuda backend's attention ops (attention, attention_weights, weighted_sum, sdpa) against the
+NumPy reference.
+
+Everywhere: its kernels under Numba's CUDA simulator (a subprocess: the simulator must be on before numba
+is imported); the cases, tolerances and comparisons are in numba_cuda_attention_cases.py. Where NVVM is
+installed (a CUDA toolkit, GPU or not): the kernels compiled for a real GPU target, which the simulator
+does not do. On a machine with CuPy and a GPU: the same cases on CuPy arrays through `pyrnn.ops` with the
+backend forced; those skip only where CuPy or a GPU is missing.
+"""
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import numba_cuda_attention_cases as cases
+import pyrnn
+from pyrnn import backends, ops
+from pyrnn._arrays import cupy_module
+from pyrnn.backends import contract
+
+CASES = cases.case_ids()
+ATTENTION_FUNCTIONS = [f for f in contract.FUNCTIONS if f.split("_")[0] in ("attention", "weighted", "sdpa")]
+
+
+@pytest.fixture(scope="module")
+def simulated():
+    """case id -> error message or None, from one simulator run of every case."""
+    env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1")
+    proc = subprocess.run([sys.executable, cases.__file__], env=env, capture_output=True, text=True, timeout=900)
+    results = dict(json.loads(line) for line in proc.stdout.splitlines() if line.startswith("["))
+    return results, f"exit {proc.returncode}; stderr: {proc.stderr[-3000:]}"
+
+
+@pytest.mark.parametrize("case_id", CASES)
+def test_simulated_kernels_match_reference(simulated, case_id):
+    results, log = simulated
+    assert case_id in results, f"the simulator run did not reach {case_id}: {log}"
+    assert results[case_id] is None, f"{case_id}: {results[case_id]}"
+
+
+def test_backend_exports_every_attention_op():
+    """numba_cuda star-imports them (the dispatcher sends an op the backend lacks to the reference)."""
+    from pyrnn.backends import numba_cuda
+
+    assert len(ATTENTION_FUNCTIONS) == 8
+    missing = [f for f in ATTENTION_FUNCTIONS if not hasattr(numba_cuda, f)]
+    assert not missing, f"pyrnn.backends.numba_cuda lacks {missing}"
+
+
+def test_numpy_arrays_rejected_outside_the_simulator():
+    from pyrnn.backends import numba_cuda
+
+    q, k, v, _, _ = cases.sdpa_case((1, 1, 2, 2, 2, 2), "float32", "none")
+    with pytest.raises(TypeError, match="numba-cuda backend takes CuPy arrays"):
+        numba_cuda.sdpa_forward(q, k, v, None, False, True)
+
+
+# Compiles every kernel for sm_80 in float32 and float64, without a GPU where there is none (numba asks the
+# current device for its compute capability when it compiles a device function: answered here), and
+# prints, per kernel, the float64 instructions of the float32 build and the atomics.
+_PTX_SCRIPT = r"""
+import json, types
+from numba import cuda, float32, float64, uint8, int64, boolean
+if not cuda.is_available():
+    import numba.cuda.dispatcher as d
+    d.get_current_device = lambda: types.SimpleNamespace(compute_capability=(8, 0))
+from pyrnn.backends.numba_cuda_kernels import attention as k
+report = {}
+for ty in (float32, float64):
+    A, M = ty[:, ::1], uint8[:, ::1]
+    sigs = {"masked_softmax_rows": (A, int64, int64, int64, M, boolean, boolean, ty, A, boolean),
+            "recompute_weights": (A, int64, int64, int64, M, boolean, boolean, ty, A),
+            "softmax_backward_rows": (A, A, ty)}
+    for name, sig in sigs.items():
+        ptx, _ = cuda.compile_ptx(getattr(k, name).py_func, sig, cc=(8, 0))
+        lines = [l.split("//")[0] for l in ptx.splitlines()]
+        report[f"{name}/{ty}"] = dict(f64=sum(".f64" in l for l in lines), atomics=sum("atom." in l for l in lines))
+print(json.dumps(report))
+"""
+
+
+def _nvvm():
+    from numba.cuda.cudadrv import nvvm
+
+    try:
+        return nvvm.is_available()
+    except Exception:  # no toolkit at all
+        return False
+
+
+@pytest.mark.skipif(not _nvvm(), reason="needs NVVM (a CUDA toolkit) to compile for a GPU target")
+def test_kernels_compile_for_a_gpu_without_float64_in_float32_or_atomics():
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_ENABLE_CUDASIM"}
+    proc = subprocess.run([sys.executable, "-c", _PTX_SCRIPT], env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads(proc.stdout.splitlines()[-1])
+    assert len(report) == 6
+    for name, r in report.items():
+        assert r["atomics"] == 0, f"{name}: atomics (results would depend on scheduling)"
+        if name.endswith("float32"):
+            assert r["f64"] == 0, f"{name}: {r['f64']} float64 instructions in the float32 kernel"
+        else:
+            assert r["f64"] > 0, f"{name}: the float64 kernel has no float64 instruction"
+
+
+# ---- on a GPU --------------------------------------------------------------------------------------
+
+def _gpu():
+    """cupy when CuPy is installed and sees a GPU, else None."""
+    cp = cupy_module()
+    if cp is None:
+        return None
+    try:
+        return cp if cp.cuda.runtime.getDeviceCount() > 0 else None
+    except Exception:  # no driver / no device
+        return None
+
+
+CP = _gpu()
+needs_gpu = pytest.mark.skipif(CP is None, reason="needs CuPy and a GPU")
+
+
+@pytest.mark.gpu
+@needs_gpu
+@pytest.mark.parametrize("case_id", CASES)
+def test_gpu_matches_reference(case_id):
+    with pyrnn.use_backend("numba-cuda"):  # BackendUnavailable here fails the test: a GPU is present
+        msg = cases.check(case_id, ops, CP.asarray, CP.asnumpy)
+    assert msg is None, f"{case_id}: {msg}"
+
+
+@pytest.mark.gpu
+@needs_gpu
+@pytest.mark.parametrize("blocked", [False, True], ids=["materialised", "blocked"])
+def test_gpu_selected_automatically_and_on_the_current_stream(blocked):
+    """The dispatcher picks numba-cuda for CuPy arrays when pyrnn._cuda is unusable; kernels and GEMMs
+    issued on a non-default stream stay in order (results equal the default stream's)."""
+    shape = (4, 2, 64, 64, 16, 8)
+    hs, hq, dc, _, mask = (CP.asarray(a) for a in cases.s2s_case((8, 50, 12, 32), "float32", "padding"))
+    q, k, v, dout, smask = (CP.asarray(a) for a in cases.sdpa_case(shape, "float32", "padding"))
+    expected = "cuda" if backends.backend_status()["cuda"][0] else "numba-cuda"
+    assert ops.attention_forward(hs, hq, mask)[2].backend.NAME == expected
+    assert ops.sdpa_forward(q, k, v, smask, True)[1].backend.NAME == expected
+
+    def run():
+        outs = cases.run_attention(ops, hs, hq, dc, mask)
+        return outs + cases.run_sdpa(ops, q, k, v, dout, smask, True)[0]
+    budget = cases.rows_budget(shape, "float32", 16) if blocked else 256 << 20
+    with pyrnn.use_backend("numba-cuda"), cases.weights_budget(budget):
+        assert cases.payload(ops.sdpa_forward(q, k, v, smask, True)[1])[0] == ("blocked" if blocked else "full")
+        first = run()
+        with CP.cuda.Stream(non_blocking=True) as s:
+            second = run()
+            s.synchronize()
+    for a, b in zip(first, second):  # a race between a kernel and a GEMM would be an O(1) error, not rounding
+        np.testing.assert_allclose(CP.asnumpy(b), CP.asnumpy(a), rtol=1e-5, atol=1e-6)
