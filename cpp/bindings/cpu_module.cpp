@@ -416,7 +416,6 @@ PYBIND11_MODULE(_cpu, m) {
         d["blas_core"] = pyrnn::blas_core();
         d["blas_threads"] = pyrnn::blas_threads();
         d["threads"] = pyrnn::worker_threads();
-        d["step_kernel"] = pyrnn::stepk::available();  // float32 AVX-512 step kernel (and fused LSTM steps)
         return d;
       },
       "How this module was built: version, compiler, C++ standard, hardware threads, BLAS (name, version, "

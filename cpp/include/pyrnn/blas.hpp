@@ -127,46 +127,12 @@ inline void grad_from_previous_states(std::ptrdiff_t N, std::ptrdiff_t Tn, std::
 //     the axpy form on Wh (H=256, G=1024: 15 us vs 44 us);
 //   backward, M > 2: d @ WhT (no transposed operand) measured faster than d @ Wh^T
 //     (see PYRNN_STEP_WHT below for the switch used to measure it).
-//
-// Fused steps (LSTM, float32 step kernel): the pointwise work of a step runs on each (rows, 32) tile of
-// the step's product as soon as it is computed (forward_units / backward_units), so the gate math and its
-// memory traffic overlap the FMAs and a step needs one fork/join instead of two. The forward packs Wh as
-// kForwardUnits: panel p holds the four gates of units [8p, 8p+8) (columns [f x8 | g x8 | i x8 | o x8]),
-// so a tile carries whole units. Each tile element is the same dot product as in forward/backward,
-// so a fused step is bitwise the unfused one. PYRNN_STEP_FUSED=0 turns fusion off (to measure, and test).
 template <typename T>
 class StepWeights {
  public:
-  enum Pass { kForward, kBackward, kForwardUnits };
-  static constexpr std::ptrdiff_t kUnits = stepk::kNR / 4;  // LSTM units per forward_units panel
-
-  // Whether LSTM steps can be fused here (float32, the step kernel available, fusion not turned off).
-  static bool fusable(std::ptrdiff_t H, std::ptrdiff_t G) {
-    if constexpr (std::is_same_v<T, float>) {
-      const char* s = std::getenv("PYRNN_STEP_FUSED");
-      return stepk::available() && H > 0 && G == 4 * H && !(s && s[0] == '0');
-    }
-    return false;
-  }
-
+  enum Pass { kForward, kBackward };
   StepWeights(const T* Wh, std::ptrdiff_t H, std::ptrdiff_t G, std::ptrdiff_t M, Pass pass) : Wh_(Wh), H_(H), G_(G) {
     if constexpr (std::is_same_v<T, float>) {
-      if (pass == kForwardUnits && stepk::available() && H > 0 && G == 4 * H) {
-        ppb_ = (H + kUnits - 1) / kUnits;
-        Wp_ = std::make_unique<Buffer<float>>(static_cast<size_t>(ppb_ * H * stepk::kNR));
-        float* out = Wp_->data();
-        parallel_for(ppb_, static_cast<double>(H) * stepk::kNR, [&](std::ptrdiff_t p0, std::ptrdiff_t p1) {
-          for (std::ptrdiff_t p = p0; p < p1; ++p)
-            for (std::ptrdiff_t k = 0; k < H; ++k)
-              for (std::ptrdiff_t jj = 0; jj < stepk::kNR; ++jj) {
-                const std::ptrdiff_t gate = jj / kUnits, unit = p * kUnits + jj % kUnits;
-                out[(p * H + k) * stepk::kNR + jj] = unit < H ? Wh[k * G + gate * H + unit] : 0.0f;
-              }
-        });
-        units_ = true;
-        return;
-      }
-      if (pass == kForwardUnits) pass = kForward;  // callers check fusable() first; stay correct anyway
       if (stepk::available() && H > 0 && G % H == 0) {
         ppb_ = stepk::panels(H);
         const std::ptrdiff_t panel = stepk::kNR * (pass == kForward ? H : G);  // floats per panel
@@ -192,7 +158,7 @@ class StepWeights {
   void forward(std::ptrdiff_t M, const T* h, std::ptrdiff_t ldh, std::ptrdiff_t c0, std::ptrdiff_t c1, T* out,
                std::ptrdiff_t ldo) const {
     if constexpr (std::is_same_v<T, float>) {
-      if (Wp_ && !units_) {  // panel q of the range: gate block b0 + q / ppb, panel q % ppb inside it
+      if (Wp_) {  // panel q of the range: gate block b0 + q / ppb, panel q % ppb inside it
         const std::ptrdiff_t H = H_, ppb = ppb_, b0 = c0 / H, nq = (c1 - c0) / H * ppb;
         const float* Wp = Wp_->data();
         stepk::run_panels(
@@ -206,35 +172,6 @@ class StepWeights {
       pgemm<T>(false, true, M, c1 - c0, H_, T(1), h, ldh, WhT_.data() + c0 * H_, H_, T(0), out, ldo);
     else
       pgemm<T>(false, false, M, c1 - c0, H_, T(1), h, ldh, Wh_ + c0, G_, T(0), out, ldo);
-  }
-  // Fused LSTM forward step: tiles of h (M, H) @ Wh, for units [u0, u0+nu): epi(u0, nu, row0, rows, tile)
-  // with tile (rows, 32) = [f x8 | g x8 | i x8 | o x8] pre-activations of those units (constructed as
-  // kForwardUnits).
-  template <typename Epi>
-  void forward_units(std::ptrdiff_t M, const T* h, std::ptrdiff_t ldh, Epi&& epi) const {
-    if constexpr (std::is_same_v<T, float>) {
-      const float* Wp = Wp_->data();
-      const std::ptrdiff_t H = H_;
-      stepk::run_panels_epi(
-          M, H, h, ldh, ppb_, [&](std::ptrdiff_t q) { return Wp + q * H * stepk::kNR; },
-          [&](std::ptrdiff_t q, std::ptrdiff_t row0, std::ptrdiff_t rows, const float* tile) {
-            epi(q * kUnits, std::min(kUnits, H - q * kUnits), row0, rows, tile);
-          });
-    }
-  }
-  // Fused backward step: tiles of d (M, G) @ Wh^T, for units [u0, u0+nu): epi(u0, nu, row0, rows, tile)
-  // with tile (rows, 32) the gradient on h of units u0.. (constructed as kBackward)
-  template <typename Epi>
-  void backward_units(std::ptrdiff_t M, const T* d, std::ptrdiff_t ldd, Epi&& epi) const {
-    if constexpr (std::is_same_v<T, float>) {
-      const float* Wp = Wp_->data();
-      const std::ptrdiff_t H = H_, G = G_;
-      stepk::run_panels_epi(
-          M, G, d, ldd, ppb_, [&](std::ptrdiff_t q) { return Wp + q * G * stepk::kNR; },
-          [&](std::ptrdiff_t q, std::ptrdiff_t row0, std::ptrdiff_t rows, const float* tile) {
-            epi(q * stepk::kNR, std::min(stepk::kNR, H - q * stepk::kNR), row0, rows, tile);
-          });
-    }
   }
   // out (M, H) = beta out + d (M, c1-c0) @ Wh[:, c0:c1]^T
   void backward(std::ptrdiff_t M, const T* d, std::ptrdiff_t ldd, std::ptrdiff_t c0, std::ptrdiff_t c1, T beta,
@@ -267,8 +204,7 @@ class StepWeights {
   const T* Wh_;
   std::ptrdiff_t H_, G_;
   std::vector<T> WhT_;
-  std::ptrdiff_t ppb_ = 0;             // packed: panels per gate block (forward) or in all (backward, units)
-  bool units_ = false;                 // packed as kForwardUnits (only forward_units may run)
+  std::ptrdiff_t ppb_ = 0;             // packed: panels per gate block (forward) or in all (backward)
   std::unique_ptr<Buffer<float>> Wp_;  // packed for the step kernel, or null
 };
 

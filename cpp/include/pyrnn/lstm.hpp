@@ -3,8 +3,6 @@
 #pragma once
 #include <algorithm>
 #include <cstddef>
-#include <type_traits>
-#include <utility>
 #include <vector>
 
 #include "pyrnn/activations.hpp"
@@ -15,18 +13,16 @@ namespace pyrnn {
 
 using idx = std::ptrdiff_t;
 
-// Units [0, nu) of one batch row of one step (the whole row: nu = H). a (4 gate blocks, H apart) input
-// projection, activated in place when Store; gh (4 blocks, ldg apart) h_{t-1} Wh; b (4 blocks, H apart);
-// c_prev, c, h (nu)
+// One batch row of one step. a (4H) input projection, activated in place when Store; gh (4H) h_{t-1} Wh;
+// b (4H); c_prev, c (H); h (H)
 template <typename T, bool Store>
-PYRNN_SIMD_CLONES void lstm_forward_units(idx nu, idx H, T* PYRNN_RESTRICT a, const T* PYRNN_RESTRICT gh, idx ldg,
-                                          const T* PYRNN_RESTRICT b, const T* PYRNN_RESTRICT c_prev,
-                                          T* PYRNN_RESTRICT c, T* PYRNN_RESTRICT h) {
-  for (idx j = 0; j < nu; ++j) {
+PYRNN_SIMD_CLONES void lstm_forward_row(idx H, T* PYRNN_RESTRICT a, const T* PYRNN_RESTRICT gh, const T* PYRNN_RESTRICT b,
+                             const T* PYRNN_RESTRICT c_prev, T* PYRNN_RESTRICT c, T* PYRNN_RESTRICT h) {
+  for (idx j = 0; j < H; ++j) {
     const T f = sigmoid(a[j] + gh[j] + b[j]);
-    const T g = tanh_(a[H + j] + gh[ldg + j] + b[H + j]);
-    const T i = sigmoid(a[2 * H + j] + gh[2 * ldg + j] + b[2 * H + j]);
-    const T o = sigmoid(a[3 * H + j] + gh[3 * ldg + j] + b[3 * H + j]);
+    const T g = tanh_(a[H + j] + gh[H + j] + b[H + j]);
+    const T i = sigmoid(a[2 * H + j] + gh[2 * H + j] + b[2 * H + j]);
+    const T o = sigmoid(a[3 * H + j] + gh[3 * H + j] + b[3 * H + j]);
     const T cj = f * c_prev[j] + g * i;  // forget part of the old memory, write the new
     c[j] = cj;
     h[j] = o * tanh_(cj);
@@ -34,14 +30,13 @@ PYRNN_SIMD_CLONES void lstm_forward_units(idx nu, idx H, T* PYRNN_RESTRICT a, co
   }
 }
 
-// Units [0, nu) of one batch row of one reverse step. gates (4 blocks, H apart) activated [f,g,i,o];
-// c, c_prev (nu); dhs (nu) gradient from the output; dh (nu) from step t+1; dc (nu) from step t+1,
-// updated to the gradient on c_{t-1}; da (4 blocks, H apart) out
+// One batch row of one reverse step. gates (4H) activated [f,g,i,o]; c, c_prev (H); dhs (H) gradient from
+// the output; dh (H) from step t+1; dc (H) from step t+1, updated to the gradient on c_{t-1}; da (4H) out
 template <typename T>
-PYRNN_SIMD_CLONES void lstm_backward_units(idx nu, idx H, const T* PYRNN_RESTRICT gates, const T* PYRNN_RESTRICT c,
-                                           const T* PYRNN_RESTRICT c_prev, const T* PYRNN_RESTRICT dhs,
-                                           const T* PYRNN_RESTRICT dh, T* PYRNN_RESTRICT dc, T* PYRNN_RESTRICT da) {
-  for (idx j = 0; j < nu; ++j) {
+PYRNN_SIMD_CLONES void lstm_backward_row(idx H, const T* PYRNN_RESTRICT gates, const T* PYRNN_RESTRICT c,
+                              const T* PYRNN_RESTRICT c_prev, const T* PYRNN_RESTRICT dhs, const T* PYRNN_RESTRICT dh,
+                              T* PYRNN_RESTRICT dc, T* PYRNN_RESTRICT da) {
+  for (idx j = 0; j < H; ++j) {
     const T f = gates[j], g = gates[H + j], i = gates[2 * H + j], o = gates[3 * H + j];
     const T tc = tanh_(c[j]);  // recomputed: cheaper than saving another (N,T,H) array
     const T dhj = dh[j] + dhs[j];
@@ -72,36 +67,10 @@ void lstm_forward(idx N, idx Tn, idx D, idx H, const T* xs, const T* Wx, const T
   // inference keeps only the running c, in two buffers swapped per step (no in-place aliasing)
   std::vector<T> c_inf(train ? 0 : static_cast<size_t>(2 * N * H));
   if (!train) copy_rows_or_zero(c_inf.data(), c0, N, H, H);
-  const bool fused = StepWeights<T>::fusable(H, G);
-  const StepWeights<T> wh(Wh, H, G, N, fused ? StepWeights<T>::kForwardUnits : StepWeights<T>::kForward);
-  auto c_rows = [&](idx n, idx t) {  // (c_{t-1}, c_t) of batch row n
-    if (train) return std::make_pair(t ? cs + (n * Tn + t - 1) * H : (c0 ? c0 + n * H : zeros.data()),
-                                     cs + (n * Tn + t) * H);
-    return std::make_pair(static_cast<const T*>(c_inf.data() + (t % 2) * N * H + n * H),
-                          c_inf.data() + ((t + 1) % 2) * N * H + n * H);
-  };
+  const StepWeights<T> wh(Wh, H, G, N, StepWeights<T>::kForward);
   for (idx t = 0; t < Tn; ++t) {
     const T* hp = t ? hs + (t - 1) * H : h0;
     const idx ldp = t ? Tn * H : H;
-    if constexpr (std::is_same_v<T, float>) {
-      if (fused && hp) {  // product and pointwise in one pass (see StepWeights)
-        ProfTimer pt_(kFwdStepGemm);
-        constexpr idx ldg = StepWeights<T>::kUnits;  // tile row: [f | g | i | o] of ldg units each
-        wh.forward_units(N, hp, ldp, [&](idx u0, idx nu, idx row0, idx rows, const float* tile) {
-          for (idx n = row0; n < row0 + rows; ++n) {
-            const auto [cp, cn] = c_rows(n, t);
-            T* a = ax + (n * Tn + t) * G + u0;
-            const float* gh_n = tile + (n - row0) * 4 * ldg;
-            T* h = hs + (n * Tn + t) * H + u0;
-            if (train)
-              lstm_forward_units<T, true>(nu, H, a, gh_n, ldg, bb + u0, cp + u0, cn + u0, h);
-            else
-              lstm_forward_units<T, false>(nu, H, a, gh_n, ldg, bb + u0, cp + u0, cn + u0, h);
-          }
-        });
-        continue;
-      }
-    }
     {
       ProfTimer pt_(kFwdStepGemm);
       if (hp)
@@ -115,13 +84,21 @@ void lstm_forward(idx N, idx Tn, idx D, idx H, const T* xs, const T* Wx, const T
     // at (32,35,128,128)
     parallel_for(N, pointwise_cost() * H, [&](idx n0, idx n1) {
       for (idx n = n0; n < n1; ++n) {
-        const auto [cp, cn] = c_rows(n, t);
+        const T* cp;
+        T* cn;
+        if (train) {
+          cp = t ? cs + (n * Tn + t - 1) * H : (c0 ? c0 + n * H : zeros.data());
+          cn = cs + (n * Tn + t) * H;
+        } else {
+          cp = c_inf.data() + (t % 2) * N * H + n * H;
+          cn = c_inf.data() + ((t + 1) % 2) * N * H + n * H;
+        }
         T* a = ax + (n * Tn + t) * G;
         T* h = hs + (n * Tn + t) * H;
         if (train)
-          lstm_forward_units<T, true>(H, H, a, gh.data() + n * G, H, bb, cp, cn, h);
+          lstm_forward_row<T, true>(H, a, gh.data() + n * G, bb, cp, cn, h);
         else
-          lstm_forward_units<T, false>(H, H, a, gh.data() + n * G, H, bb, cp, cn, h);
+          lstm_forward_row<T, false>(H, a, gh.data() + n * G, bb, cp, cn, h);
       }
     });
   }
@@ -150,40 +127,21 @@ void lstm_backward(idx N, idx Tn, idx D, idx H, const T* xs, const T* Wx, const 
   copy_rows_or_zero(dh.data(), dhT, N, H, H);
   copy_rows_or_zero(dc0, dcT, N, H, H);  // dc0 doubles as the running gradient on c
   const std::vector<T> zeros(static_cast<size_t>(H), T(0));  // c_{-1} when c0 is null
-  const bool fused = StepWeights<T>::fusable(H, G);
   const StepWeights<T> whb(Wh, H, G, N, StepWeights<T>::kBackward);
-  auto c_prev = [&](idx n, idx t) { return t ? cs + (n * Tn + t - 1) * H : (c0 ? c0 + n * H : zeros.data()); };
-  // Step t needs dh = dA_{t+1} Wh^T (dhT at the last step); dh0 = dA_0 Wh^T after the loop.
   for (idx t = Tn - 1; t >= 0; --t) {
-    if constexpr (std::is_same_v<T, float>) {
-      if (fused && t < Tn - 1) {  // product and pointwise in one pass (see StepWeights)
-        ProfTimer pt_(kBwdStepGemm);
-        whb.backward_units(N, dA.data() + (t + 1) * G, Tn * G, [&](idx u0, idx nu, idx row0, idx rows, const float* tile) {
-          for (idx n = row0; n < row0 + rows; ++n) {
-            const idx r = n * Tn + t;
-            lstm_backward_units<T>(nu, H, gates + r * G + u0, cs + r * H + u0, c_prev(n, t) + u0, dhs + r * H + u0,
-                                   tile + (n - row0) * stepk::kNR, dc0 + n * H + u0, dA.data() + r * G + u0);
-          }
-        });
-        continue;
-      }
-    }
-    if (t < Tn - 1) {
-      ProfTimer pt2_(kBwdStepGemm);
-      whb.backward(N, dA.data() + (t + 1) * G, Tn * G, 0, G, T(0), dh.data(), H);
-    }
     ProfTimer pt_(kBwdPointwise);
     parallel_for(N, pointwise_cost() * H, [&](idx n0, idx n1) {  // one fused pass over the gates of step t
       for (idx n = n0; n < n1; ++n) {
         const idx r = n * Tn + t;
-        lstm_backward_units<T>(H, H, gates + r * G, cs + r * H, c_prev(n, t), dhs + r * H, dh.data() + n * H,
-                               dc0 + n * H, dA.data() + r * G);
+        const T* cp = t ? cs + (r - 1) * H : (c0 ? c0 + n * H : zeros.data());
+        lstm_backward_row<T>(H, gates + r * G, cs + r * H, cp, dhs + r * H, dh.data() + n * H, dc0 + n * H,
+                             dA.data() + r * G);
       }
     });
-  }
-  if (Tn > 0) {  // on to h0
+    pt_.stop();
+    // on to h_{t-1}: dh = dA_t Wh^T
     ProfTimer pt2_(kBwdStepGemm);
-    whb.backward(N, dA.data(), Tn * G, 0, G, T(0), dh.data(), H);
+    whb.backward(N, dA.data() + t * G, Tn * G, 0, G, T(0), dh.data(), H);
   }
   std::copy(dh.begin(), dh.end(), dh0);
   { ProfTimer pt_(kBwdInputGemm); pgemm<T>(false, true, N * Tn, D, G, T(1), dA.data(), G, Wx, G, T(0), dxs, D); }

@@ -44,11 +44,10 @@ inline bool available() {
 }
 
 #if PYRNN_STEP_KERNEL
-// v (MR rows x two 16-float halves) = A (MR, K) @ Bp (K, 32): each element one dot product in k order
-// (one or two rows: 4 partial sums, combined in a fixed order)
+// C (MR, ncols) (+)= A (MR, K) @ Bp (K, 32); m0, m1 mask the columns present in each half
 template <int MR>
-PYRNN_AVX512 inline void dot_tile(std::ptrdiff_t K, const float* A, std::ptrdiff_t lda, const float* Bp,
-                                  __m512 (&v)[MR][2]) {
+PYRNN_AVX512 inline void micro(std::ptrdiff_t K, const float* A, std::ptrdiff_t lda, const float* Bp, float* C,
+                               std::ptrdiff_t ldc, __mmask16 m0, __mmask16 m1, bool accumulate) {
   constexpr int KU = MR <= 2 ? 4 : 1;  // one or two rows: 4 independent sums so FMA latency is hidden
   __m512 acc[KU][MR][2];
   for (int u = 0; u < KU; ++u)
@@ -72,19 +71,8 @@ PYRNN_AVX512 inline void dot_tile(std::ptrdiff_t K, const float* A, std::ptrdiff
     }
   }
   for (int i = 0; i < MR; ++i) {
-    v[i][0] = acc[0][i][0], v[i][1] = acc[0][i][1];
-    for (int u = 1; u < KU; ++u) v[i][0] = _mm512_add_ps(v[i][0], acc[u][i][0]), v[i][1] = _mm512_add_ps(v[i][1], acc[u][i][1]);
-  }
-}
-
-// C (MR, ncols) (+)= A (MR, K) @ Bp (K, 32); m0, m1 mask the columns present in each half
-template <int MR>
-PYRNN_AVX512 inline void micro(std::ptrdiff_t K, const float* A, std::ptrdiff_t lda, const float* Bp, float* C,
-                               std::ptrdiff_t ldc, __mmask16 m0, __mmask16 m1, bool accumulate) {
-  __m512 v[MR][2];
-  dot_tile<MR>(K, A, lda, Bp, v);
-  for (int i = 0; i < MR; ++i) {
-    __m512 v0 = v[i][0], v1 = v[i][1];
+    __m512 v0 = acc[0][i][0], v1 = acc[0][i][1];
+    for (int u = 1; u < KU; ++u) v0 = _mm512_add_ps(v0, acc[u][i][0]), v1 = _mm512_add_ps(v1, acc[u][i][1]);
     float* c = C + i * ldc;
     if (accumulate) {
       v0 = _mm512_add_ps(v0, _mm512_maskz_loadu_ps(m0, c));
@@ -92,40 +80,6 @@ PYRNN_AVX512 inline void micro(std::ptrdiff_t K, const float* A, std::ptrdiff_t 
     }
     _mm512_mask_storeu_ps(c, m0, v0);
     _mm512_mask_storeu_ps(c + 16, m1, v1);
-  }
-}
-
-// tile (MR, 32) = A (MR, K) @ Bp (K, 32), then epi(row0, MR, tile): the caller's pointwise work on the
-// tile while it is in L1 (a fused step), instead of a store to C and a second pass
-template <int MR, typename Epi>
-PYRNN_AVX512 inline void micro_epi(std::ptrdiff_t K, const float* A, std::ptrdiff_t lda, const float* Bp,
-                                   std::ptrdiff_t row0, Epi& epi) {
-  __m512 v[MR][2];
-  dot_tile<MR>(K, A, lda, Bp, v);
-  alignas(64) float tile[MR * kNR];
-  for (int i = 0; i < MR; ++i) {
-    _mm512_store_ps(tile + i * kNR, v[i][0]);
-    _mm512_store_ps(tile + i * kNR + 16, v[i][1]);
-  }
-  epi(row0, std::ptrdiff_t{MR}, static_cast<const float*>(tile));
-}
-
-// every row tile of A (M, K) @ one panel Bp (K, 32) through micro_epi
-template <typename Epi>
-PYRNN_AVX512 inline void panel_epi(std::ptrdiff_t M, std::ptrdiff_t K, const float* A, std::ptrdiff_t lda,
-                                   const float* Bp, Epi& epi) {
-  std::ptrdiff_t i = 0;
-  for (; i + kMR <= M; i += kMR) micro_epi<kMR>(K, A + i * lda, lda, Bp, i, epi);
-  const float* a = A + i * lda;
-  switch (M - i) {
-    case 7: micro_epi<7>(K, a, lda, Bp, i, epi); break;
-    case 6: micro_epi<6>(K, a, lda, Bp, i, epi); break;
-    case 5: micro_epi<5>(K, a, lda, Bp, i, epi); break;
-    case 4: micro_epi<4>(K, a, lda, Bp, i, epi); break;
-    case 3: micro_epi<3>(K, a, lda, Bp, i, epi); break;
-    case 2: micro_epi<2>(K, a, lda, Bp, i, epi); break;
-    case 1: micro_epi<1>(K, a, lda, Bp, i, epi); break;
-    default: break;
   }
 }
 
@@ -168,53 +122,29 @@ inline void pack(std::ptrdiff_t K, std::ptrdiff_t Nc, const float* src, std::ptr
   });
 }
 
-// job(q0, q1) over panels [0, nq), split across threads in fixed contiguous ranges (one range when the
-// M x K x nq x 32 multiply-adds are too few to pay for waking a worker)
-template <typename Job>
-void split_panels(std::ptrdiff_t M, std::ptrdiff_t K, std::ptrdiff_t nq, Job&& job) {
+// C (M, columns of the chosen panels) (+)= A (M, K) @ packed panels. Panel q (q < nq) is read from
+// Bp(q) and written to C + col(q), ncols(q) wide. Panels are split across threads in fixed contiguous ranges.
+template <typename BpF, typename ColF, typename WidthF>
+void run_panels(std::ptrdiff_t M, std::ptrdiff_t K, const float* A, std::ptrdiff_t lda, std::ptrdiff_t nq,
+                BpF&& Bp, ColF&& col, WidthF&& ncols, float* C, std::ptrdiff_t ldc, bool accumulate) {
+#if PYRNN_STEP_KERNEL
   if (M <= 0 || nq <= 0) return;
   auto& pool = ThreadPool::instance();
   const double macs = static_cast<double>(M) * K * nq * kNR;
   const int parts = static_cast<int>(std::min<double>({static_cast<double>(pool.threads()), macs / 65536.0,
                                                        static_cast<double>(nq)}));
+  auto job = [&](std::ptrdiff_t q0, std::ptrdiff_t q1) {
+    for (std::ptrdiff_t q = q0; q < q1; ++q) panel(M, K, A, lda, Bp(q), C + col(q), ldc, ncols(q), accumulate);
+  };
   if (parts <= 1) {
-    job(std::ptrdiff_t{0}, nq);
+    job(0, nq);
     return;
   }
   const std::ptrdiff_t per = (nq + parts - 1) / parts;
   pool.run(parts, [&](int k) { job(std::min(nq, k * per), std::min(nq, (k + 1) * per)); });
-}
-
-// C (M, columns of the chosen panels) (+)= A (M, K) @ packed panels. Panel q (q < nq) is read from
-// Bp(q) and written to C + col(q), ncols(q) wide.
-template <typename BpF, typename ColF, typename WidthF>
-void run_panels(std::ptrdiff_t M, std::ptrdiff_t K, const float* A, std::ptrdiff_t lda, std::ptrdiff_t nq,
-                BpF&& Bp, ColF&& col, WidthF&& ncols, float* C, std::ptrdiff_t ldc, bool accumulate) {
-#if PYRNN_STEP_KERNEL
-  split_panels(M, K, nq, [&](std::ptrdiff_t q0, std::ptrdiff_t q1) {
-    for (std::ptrdiff_t q = q0; q < q1; ++q) panel(M, K, A, lda, Bp(q), C + col(q), ldc, ncols(q), accumulate);
-  });
 #else
   (void)M, (void)K, (void)A, (void)lda, (void)nq, (void)Bp, (void)col, (void)ncols, (void)C, (void)ldc,
       (void)accumulate;
-#endif
-}
-
-// A (M, K) @ packed panels with a per-panel epilogue instead of a store: for panel q, every row tile
-// goes to epi(q, row0, rows, tile (rows, 32)). Each thread owns whole panels, so the epilogues of one
-// panel never race with another's.
-template <typename BpF, typename EpiF>
-void run_panels_epi(std::ptrdiff_t M, std::ptrdiff_t K, const float* A, std::ptrdiff_t lda, std::ptrdiff_t nq,
-                    BpF&& Bp, EpiF&& epi) {
-#if PYRNN_STEP_KERNEL
-  split_panels(M, K, nq, [&](std::ptrdiff_t q0, std::ptrdiff_t q1) {
-    for (std::ptrdiff_t q = q0; q < q1; ++q) {
-      auto tile_epi = [&](std::ptrdiff_t row0, std::ptrdiff_t rows, const float* tile) { epi(q, row0, rows, tile); };
-      panel_epi(M, K, A, lda, Bp(q), tile_epi);
-    }
-  });
-#else
-  (void)M, (void)K, (void)A, (void)lda, (void)nq, (void)Bp, (void)epi;
 #endif
 }
 
