@@ -68,9 +68,12 @@ inline void pgemm(bool transA, bool transB, std::ptrdiff_t M, std::ptrdiff_t Nc,
   auto& pool = ThreadPool::instance();
   const double macs = static_cast<double>(M) * Nc * K;
   // Small GEMMs (the per-step ones, and up to ~64M multiply-adds): one block per thread (measured
-  // best at (32,35,128,128)). Large ones: up to 4 blocks per thread of >= 32M multiply-adds each,
+  // best at (32,35,128,128)). Large ones: up to 2 blocks per thread of >= 32M multiply-adds each,
   // taken first-come: when another process holds a core, the thread that runs takes most blocks
-  // instead of waiting for a descheduled one to finish half the work (PYRNN_GEMM_BLOCKS sets the 4).
+  // instead of waiting for a descheduled one to finish half the work (PYRNN_GEMM_BLOCKS sets the 2).
+  // Each block repacks the operand it shares with the others (all of A^T for dW = X^T dA: 13 MB at
+  // (64,100,512,512)), so more blocks cost packing: LSTM fwd+bwd there, quiet machine, median of 5,
+  // two rounds: 1 block/thread 411 ms, 2: 413 ms, 4: 421 ms.
   int parts = static_cast<int>(std::min<double>(pool.threads(), macs / 65536.0));
   if (parts > 1) parts = std::max(parts, static_cast<int>(std::min<double>(gemm_blocks_per_thread() * pool.threads(), macs / 33554432.0)));
   const bool by_rows = M >= Nc;

@@ -58,7 +58,7 @@ inline double pointwise_cost() {
 inline double gemm_blocks_per_thread() {
   static const double v = [] {
     const char* s = std::getenv("PYRNN_GEMM_BLOCKS");
-    return s ? std::atof(s) : 4.0;
+    return s ? std::atof(s) : 2.0;  // see pgemm (blas.hpp)
   }();
   return v;
 }
