@@ -22,9 +22,6 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-import json
-import os
-import sys
 
 import numpy as np
 
@@ -351,40 +348,7 @@ def check(case_id, api, to_device, to_numpy):
     return None
 
 
-def _lock_simulated_shared_arrays():
-    """The simulator makes a block's shared array when its first thread calls cuda.shared.array, with a
-    check-then-set and no lock: a thread preempted between the two lets a second thread make another
-    array, and the block's "shared" memory is split in two (garbage sums). Serialise those calls (one
-    NaN output seen in a run on a heavily loaded machine, not reproduced since, fits this race)."""
-    import threading
-
-    from numba.cuda.simulator import kernelapi
-
-    lock, array = threading.Lock(), kernelapi.FakeCUDAShared.array
-
-    def locked(self, *args, **kwargs):
-        with lock:
-            return array(self, *args, **kwargs)
-    kernelapi.FakeCUDAShared.array = locked
-
-
-def main():
-    """Under the simulator: every case (or those given as arguments) on the backend module, one JSON line each."""
-    if os.environ.get("NUMBA_ENABLE_CUDASIM") != "1":
-        sys.exit("run with NUMBA_ENABLE_CUDASIM=1 (the CUDA simulator)")
-    # The simulator hands the GIL between a block's threads at every syncthreads(); the default 5 ms
-    # switch interval makes each hand-over cost up to that long (about 5x slower on these cases).
-    sys.setswitchinterval(5e-5)
-    _lock_simulated_shared_arrays()
-    from pyrnn.backends import numba_cuda
-
-    for case_id in sys.argv[1:] or case_ids():
-        try:
-            msg = check(case_id, numba_cuda, lambda a: a, np.asarray)
-        except Exception as e:  # a crash is a failed case, reported with the others
-            msg = f"{type(e).__name__}: {e}"
-        print(json.dumps([case_id, msg]), flush=True)
-
-
 if __name__ == "__main__":
-    main()
+    from numba_cudasim import run_cases
+
+    run_cases(case_ids, check)

@@ -14,9 +14,6 @@ libdevice's exp/tanh (within 2 ulp); under the simulator from NumPy's matmul ord
 from __future__ import annotations
 
 import itertools
-import json
-import os
-import sys
 
 import numpy as np
 
@@ -179,19 +176,7 @@ def _check_word_op(case_id, api, to_device, to_numpy):
     return None
 
 
-def main():
-    """Under the simulator: every case on the backend module with NumPy arrays, one JSON line each."""
-    if os.environ.get("NUMBA_ENABLE_CUDASIM") != "1":
-        sys.exit("run with NUMBA_ENABLE_CUDASIM=1 (the CUDA simulator)")
-    from pyrnn.backends import numba_cuda
-
-    for case_id in case_ids():
-        try:
-            msg = check(case_id, numba_cuda, lambda a: a, np.asarray)
-        except Exception as e:  # a crash is a failed case, reported with the others
-            msg = f"{type(e).__name__}: {e}"
-        print(json.dumps([case_id, msg]), flush=True)
-
-
 if __name__ == "__main__":
-    main()
+    from numba_cudasim import run_cases
+
+    run_cases(case_ids, check)

@@ -20,9 +20,6 @@ blocks (reduce.SIMULATOR_SIZES); the 'gpu_sizes' cases run with the GPU's (reduc
 from __future__ import annotations
 
 import contextlib
-import json
-import os
-import sys
 
 import numpy as np
 
@@ -240,19 +237,7 @@ def _check_bad(op, arg, dtype, api, to_device):
     return "no ValueError"
 
 
-def main():
-    """Under the simulator: every case on the backend module with NumPy arrays, one JSON line each."""
-    if os.environ.get("NUMBA_ENABLE_CUDASIM") != "1":
-        sys.exit("run with NUMBA_ENABLE_CUDASIM=1 (the CUDA simulator)")
-    from pyrnn.backends import numba_cuda
-
-    for case_id in case_ids():
-        try:
-            msg = check(case_id, numba_cuda, lambda a: a, np.asarray)
-        except Exception as e:  # a crash is a failed case, reported with the others
-            msg = f"{type(e).__name__}: {e}"
-        print(json.dumps([case_id, msg]), flush=True)
-
-
 if __name__ == "__main__":
-    main()
+    from numba_cudasim import run_cases
+
+    run_cases(case_ids, check)

@@ -16,9 +16,9 @@ import numpy as np
 import pytest
 
 import numba_cuda_attention_cases as cases
+from numba_cudasim import assert_passed, gpu_cupy, simulate
 import pyrnn
 from pyrnn import backends, ops
-from pyrnn._arrays import cupy_module
 from pyrnn.backends import contract
 
 CASES = cases.case_ids()
@@ -27,18 +27,12 @@ ATTENTION_FUNCTIONS = [f for f in contract.FUNCTIONS if f.split("_")[0] in ("att
 
 @pytest.fixture(scope="module")
 def simulated():
-    """case id -> error message or None, from one simulator run of every case."""
-    env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1")
-    proc = subprocess.run([sys.executable, cases.__file__], env=env, capture_output=True, text=True, timeout=900)
-    results = dict(json.loads(line) for line in proc.stdout.splitlines() if line.startswith("["))
-    return results, f"exit {proc.returncode}; stderr: {proc.stderr[-3000:]}"
+    return simulate(cases.__file__)
 
 
 @pytest.mark.parametrize("case_id", CASES)
 def test_simulated_kernels_match_reference(simulated, case_id):
-    results, log = simulated
-    assert case_id in results, f"the simulator run did not reach {case_id}: {log}"
-    assert results[case_id] is None, f"{case_id}: {results[case_id]}"
+    assert_passed(simulated, case_id)
 
 
 def test_backend_exports_every_attention_op():
@@ -108,18 +102,7 @@ def test_kernels_compile_for_a_gpu_without_float64_in_float32_or_atomics():
 
 # ---- on a GPU --------------------------------------------------------------------------------------
 
-def _gpu():
-    """cupy when CuPy is installed and sees a GPU, else None."""
-    cp = cupy_module()
-    if cp is None:
-        return None
-    try:
-        return cp if cp.cuda.runtime.getDeviceCount() > 0 else None
-    except Exception:  # no driver / no device
-        return None
-
-
-CP = _gpu()
+CP = gpu_cupy()
 needs_gpu = pytest.mark.skipif(CP is None, reason="needs CuPy and a GPU")
 
 

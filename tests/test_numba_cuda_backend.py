@@ -7,62 +7,44 @@ numba_cuda_word_cases.py (affine, softmax, softmax and sigmoid cross-entropy, la
 machine with CuPy and a GPU: the same cases on CuPy arrays through `pyrnn.ops` with the backend
 forced; those skip only where CuPy or a GPU is missing (a GPU on which numba.cuda cannot run fails them).
 """
-import json
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
 import numba_cuda_cases as cases
 import numba_cuda_word_cases as word_cases
+from numba_cudasim import assert_passed, gpu_cupy, simulate
 import pyrnn
 from pyrnn import backends, ops
-from pyrnn._arrays import cupy_module
 
 CASES = cases.case_ids()
 WORD_CASES = word_cases.case_ids()
 
 
-def _simulate(module):
-    """case id -> error message or None, from one simulator run of every case of `module`."""
-    env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1")
-    proc = subprocess.run([sys.executable, module.__file__], env=env, capture_output=True, text=True, timeout=600)
-    results = dict(json.loads(line) for line in proc.stdout.splitlines() if line.startswith("["))
-    return results, f"exit {proc.returncode}; stderr: {proc.stderr[-3000:]}"
-
-
 @pytest.fixture(scope="module")
 def simulated():
-    return _simulate(cases)
+    return simulate(cases.__file__)
 
 
 @pytest.fixture(scope="module")
 def simulated_word_ops():
-    return _simulate(word_cases)
-
-
-def _passed(simulation, case_id):
-    results, log = simulation
-    assert case_id in results, f"the simulator run did not reach {case_id}: {log}"
-    assert results[case_id] is None, f"{case_id}: {results[case_id]}"
+    return simulate(word_cases.__file__)
 
 
 @pytest.mark.parametrize("case_id", CASES)
 def test_simulated_kernels_match_reference(simulated, case_id):
-    _passed(simulated, case_id)
+    assert_passed(simulated, case_id)
 
 
 @pytest.mark.parametrize("case_id", WORD_CASES)
 def test_simulated_word_kernels_match_reference(simulated_word_ops, case_id):
-    _passed(simulated_word_ops, case_id)
+    assert_passed(simulated_word_ops, case_id)
 
 
 def test_probe_is_honest_here():
     """Usable exactly when CuPy, numba.cuda and a GPU are all there; otherwise the reason says which."""
     usable, detail = backends.backend_status()["numba-cuda"]
-    if _gpu() is None:
+    if CP is None:
         assert not usable
         assert "CuPy" in detail or "GPU" in detail or "numba.cuda" in detail, detail
     else:
@@ -79,18 +61,7 @@ def test_numpy_arrays_rejected_outside_the_simulator():
 
 # ---- on a GPU --------------------------------------------------------------------------------------
 
-def _gpu():
-    """cupy when CuPy is installed and sees a GPU, else None."""
-    cp = cupy_module()
-    if cp is None:
-        return None
-    try:
-        return cp if cp.cuda.runtime.getDeviceCount() > 0 else None
-    except Exception:  # no driver / no device
-        return None
-
-
-CP = _gpu()
+CP = gpu_cupy()
 needs_gpu = pytest.mark.skipif(CP is None, reason="needs CuPy and a GPU")
 
 
