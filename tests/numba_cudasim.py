@@ -27,21 +27,62 @@ def assert_passed(simulation, case_id):
     assert results[case_id] is None, f"{case_id}: {results[case_id]}"
 
 
-def _lock_simulated_shared_arrays():
-    """The simulator makes a block's shared array when its first thread calls cuda.shared.array, with a
-    check-then-set and no lock: a thread preempted between the two lets a second thread make another
-    array, and the block's "shared" memory is split in two (garbage sums; seen once on a heavily loaded
-    machine, and 20 of 20 launches with the gap widened on purpose). Serialise those calls."""
+def _make_simulator_thread_safe():
+    """Two races in Numba's CUDA simulator (every CUDA thread a Python thread) that garble a block now and
+    then on a loaded machine, fixed here for the test runs (real GPUs have neither):
+    - a device function runs with its module's ``cuda`` global swapped for the simulator's fake module,
+      per call, unsynchronised: a thread leaving the function restores the real module while another is
+      still inside, which then fails on ``cuda.syncthreads`` and leaves its block's barrier without it
+      (the others read unwritten shared memory: once "math domain error" from a garbage row max). The
+      swap is made once per module while any thread is inside (a count under a lock).
+    - cuda.shared.array makes a block's array when its first thread asks, check-then-set without a lock:
+      two threads can make two arrays and the block's shared memory is split (20 of 20 launches wrong
+      with the gap widened on purpose). Made under a lock, keyed by the kernel line as the simulator does."""
     import threading
+    from contextlib import contextmanager
 
-    from numba.cuda.simulator import kernelapi
+    from numba import cuda
+    from numba.core import types
+    from numba.cuda.simulator import kernel, kernelapi
+    from numba.np import numpy_support
 
-    lock, array = threading.Lock(), kernelapi.FakeCUDAShared.array
+    lock, inside = threading.Lock(), {}  # id(module globals) -> [threads inside, the real entries]
 
-    def locked(self, *args, **kwargs):
+    @contextmanager
+    def swapped_cuda_module(fn, fake_cuda_module):
+        g = fn.__globals__
         with lock:
-            return array(self, *args, **kwargs)
-    kernelapi.FakeCUDAShared.array = locked
+            entry = inside.get(id(g))
+            if entry is None:
+                real = {k: v for k, v in g.items() if v is cuda}
+                g.update({k: fake_cuda_module for k in real})
+                entry = inside[id(g)] = [0, real]
+            entry[0] += 1
+        try:
+            yield
+        finally:
+            with lock:
+                entry[0] -= 1
+                if entry[0] == 0:
+                    g.update(entry[1])
+                    del inside[id(g)]
+
+    kernelapi.swapped_cuda_module = kernel.swapped_cuda_module = swapped_cuda_module
+
+    dynamic = kernelapi.FakeCUDAShared.array
+
+    def shared_array(self, shape, dtype):
+        if shape == 0:  # dynamic shared memory: one buffer, nothing to race on
+            return dynamic(self, shape, dtype)
+        caller = sys._getframe(1)
+        key = (caller.f_code.co_filename, caller.f_lineno)
+        with lock:
+            res = self._allocations.get(key)
+            if res is None:
+                res = self._allocations[key] = np.empty(
+                    shape, numpy_support.as_dtype(dtype) if isinstance(dtype, types.Type) else dtype)
+        return res
+    kernelapi.FakeCUDAShared.array = shared_array
 
 
 def run_cases(case_ids, check):
@@ -52,7 +93,7 @@ def run_cases(case_ids, check):
     # The simulator hands the GIL between a block's threads at every syncthreads(); the default 5 ms
     # switch interval makes each hand-over cost up to that long (about 5x slower on the row kernels).
     sys.setswitchinterval(5e-5)
-    _lock_simulated_shared_arrays()
+    _make_simulator_thread_safe()
     from pyrnn.backends import numba_cuda
 
     for case_id in sys.argv[1:] or case_ids():
