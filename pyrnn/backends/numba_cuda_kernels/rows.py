@@ -18,6 +18,17 @@ from .reduce import ROW_BLOCK  # a plain global: numba.cuda needs the shared siz
 _JIT = dict(cache=True)
 
 
+@cuda.jit(device=True)
+def _row_max(x, r, red):
+    # x (R, V), red shared scratch -> max of row r, in every thread of the block (each scans its strided share)
+    j, B = cuda.threadIdx.x, cuda.blockDim.x
+    m = x.dtype.type(-math.inf)
+    for v in range(j, x.shape[1], B):
+        if x[r, v] > m:                   # no max(): numba's built-in CUDA target cannot type it
+            m = x[r, v]
+    return _r.block_max(m, red)
+
+
 # ---- softmax over the last axis ------------------------------------------------------------------
 
 @cuda.jit(**_JIT)
@@ -26,11 +37,7 @@ def softmax_forward(x, y):
     red = cuda.shared.array(ROW_BLOCK, x.dtype)
     r, j, B = cuda.blockIdx.x, cuda.threadIdx.x, cuda.blockDim.x
     V = x.shape[1]
-    m = x.dtype.type(-math.inf)
-    for v in range(j, V, B):
-        if x[r, v] > m:                   # no max(): numba's built-in CUDA target cannot type it
-            m = x[r, v]
-    m = _r.block_max(m, red)
+    m = _row_max(x, r, red)
     s = x.dtype.type(0)
     for v in range(j, V, B):
         e = math.exp(x[r, v] - m)
@@ -64,11 +71,7 @@ def softmax_cross_entropy_forward(x, t, ignore, has_ignore, y, logp):
     red = cuda.shared.array(ROW_BLOCK, x.dtype)
     r, j, B = cuda.blockIdx.x, cuda.threadIdx.x, cuda.blockDim.x
     V = x.shape[1]
-    m = x.dtype.type(-math.inf)
-    for v in range(j, V, B):
-        if x[r, v] > m:                   # no max(): numba's built-in CUDA target cannot type it
-            m = x[r, v]
-    m = _r.block_max(m, red)
+    m = _row_max(x, r, red)
     s = x.dtype.type(0)
     for v in range(j, V, B):
         s += math.exp(x[r, v] - m)
