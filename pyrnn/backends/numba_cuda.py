@@ -1,4 +1,5 @@
-"""The Numba CUDA backend: the recurrent ops for CuPy arrays when `pyrnn._cuda` is missing.
+"""The Numba CUDA backend: every op of the contract for CuPy arrays, used when `pyrnn._cuda` is missing
+(and for the ops it lacks).
 
 No CUDA toolkit at build time is needed: the kernels are Python compiled by
 numba.cuda at first use (cached on disk). The plan is the fused-kernel one
@@ -22,7 +23,7 @@ cross-entropy (ignore label; the loss and the label count stay on the device) an
 Sigmoid cross-entropy: block partial sums, then one block; its gradient one elementwise kernel.
 Every sum (rows, losses, the column sums of db, dgamma, dbeta: `numba_cuda_kernels.sums`) is in a
 fixed order set by the shapes alone, with no atomics: two runs give bitwise the same results.
-Other ops run on the reference (which runs on CuPy).
+The attention ops (seq2seq attention, SDPA) are in `numba_cuda_attention`, imported at the end.
 """
 from __future__ import annotations
 
@@ -68,8 +69,8 @@ def probe():
 
 def describe():
     impl = getattr(_cuda, "implementation", "unknown")
-    return (f"Numba {numba.__version__} CUDA target ({impl}): fused per-step gate kernels, "
-            f"cuBLAS GEMMs via CuPy {cupy_module().__version__}, on CuPy's current stream")
+    return (f"Numba {numba.__version__} CUDA target ({impl}): every op; fused per-step gate kernels and "
+            f"row kernels, cuBLAS GEMMs via CuPy {cupy_module().__version__}, on CuPy's current stream")
 
 
 # ---- where kernels run -----------------------------------------------------------------------------
