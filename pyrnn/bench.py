@@ -41,10 +41,14 @@ class Row:
     first_call_ms: float = 0.0  # pyrnn's untimed warm-up call: includes Numba's JIT compile/cache load
 
 
-# Before each timed cell the runner pauses this long: the libraries timed one after another keep
+# bench_attention's runner pauses this long before each timed pair: the libraries timed one after another keep
 # their idle worker threads spinning for a while after their last call (OpenBLAS's default thread
 # timeout is 2^28 cycles, ~0.1 s; OpenMP's spin count is similar), and on a 2-core machine a spinning
-# worker from the previous cell takes a core from the next one.
+# worker from the previous cell takes a core from the next one. (The runner here does not pause: each
+# cell's untimed warm-up call absorbs that. Tried this session, each in one run on a machine whose
+# speed drifted by 20% meanwhile: a pause before each cell, and timing pyrnn and torch in alternation
+# as bench_attention does; neither steadied the table, and alternation slowed whichever library
+# followed torch, whose OpenMP workers spin on after it returns.)
 SETTLE_S = 0.3
 
 
