@@ -25,6 +25,9 @@ import itertools
 
 import numpy as np
 
+# the inputs (and masks) of the emulated CUDA attention cases: both backends meet the same data
+from cuda_emulated_cases import s2s_case, sdpa_case  # noqa: F401  (also used by test_numba_cuda_attention)
+
 RTOL = {"float32": 1e-5, "float64": 1e-12}
 DTYPES = ("float32", "float64")
 
@@ -72,43 +75,7 @@ def case_ids():
     return ids
 
 
-# ---- inputs ----------------------------------------------------------------------------------------
-
-def s2s_case(shape, dtype, mask_kind, seed=0):
-    """hs, hq, dc, da, mask as tests/test_attention_backends.py: the last sequence padded, a hole at key 1
-    of the first, and with 'all-masked-row' the middle sequence entirely masked."""
-    N, Te, Td, H = shape
-    rng = np.random.default_rng(seed)
-    hs, hq = rng.standard_normal((N, Te, H)).astype(dtype), rng.standard_normal((N, Td, H)).astype(dtype)
-    dc, da = rng.standard_normal((N, Td, H)).astype(dtype), rng.standard_normal((N, Td, Te)).astype(dtype)
-    mask = None
-    if mask_kind != "none":
-        mask = np.ones((N, Te), dtype=bool)
-        mask[-1, Te // 2 + 1:] = False
-        if Te > 2:
-            mask[0, 1] = False
-        if mask_kind == "all-masked-row":
-            mask[N // 2] = False
-    return hs, hq, dc, da, mask
-
-
-def sdpa_case(shape, dtype, mask_kind, seed=0):
-    """q, k, v, dout, mask as tests/test_attention_backends.py (key 0 of the first sequence masked: under a
-    causal mask its query 0 sees nothing)."""
-    N, Hh, Tq, Tk, dk, dv = shape
-    rng = np.random.default_rng(seed)
-    q, k = rng.standard_normal((N, Hh, Tq, dk)).astype(dtype), rng.standard_normal((N, Hh, Tk, dk)).astype(dtype)
-    v, dout = rng.standard_normal((N, Hh, Tk, dv)).astype(dtype), rng.standard_normal((N, Hh, Tq, dv)).astype(dtype)
-    mask = None
-    if mask_kind != "none":
-        mask = np.ones((N, Tk), dtype=bool)
-        mask[-1, Tk // 3 + 1:] = False
-        if Tk > 2:
-            mask[0, 0] = False
-        if mask_kind == "all-masked-row":
-            mask[N // 2] = False
-    return q, k, v, dout, mask
-
+# ---- inputs (s2s_case, sdpa_case: imported above) ----------------------------------------------------
 
 def strided(a, to_device):
     """a's values as a non-contiguous view on the device (every other element of a twice larger array)."""
