@@ -1,7 +1,7 @@
 """pytest-benchmark suite for attention, fwd+bwd: TimeAttention on every usable NumPy backend vs
 the book's per-step NumPy formulation, scaled dot-product attention vs PyTorch's
 scaled_dot_product_attention on the CPU, and layer norm vs the reference and PyTorch. For one
-table with ratios: `pyrnn bench --attention` (same workloads, pyrnn/bench_attention.py).
+table with ratios: `pyrnn bench --attention` (same workloads, pyrnn/cli/bench_attention.py).
 
     pytest benchmarks/test_bench_attention.py --benchmark-only --benchmark-group-by=param:shape
 """
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from pyrnn import backends
-from pyrnn.bench_attention import (LAYER_NORM_SHAPES, SDPA_SHAPES, TIME_ATTENTION_SHAPES, book_time_attention_step,
+from pyrnn.cli.bench_attention import (LAYER_NORM_SHAPES, SDPA_SHAPES, TIME_ATTENTION_SHAPES, book_time_attention_step,
                                    layer_norm_inputs, layer_norm_step, sdpa_inputs, sdpa_step, time_attention_inputs,
                                    time_attention_step, torch_layer_norm_step, torch_sdpa_step)
 

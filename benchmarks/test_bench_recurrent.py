@@ -1,6 +1,6 @@
 """pytest-benchmark suite: LSTM/GRU forward and forward+backward on every usable NumPy
 backend and PyTorch CPU, at the shapes of the CPU kernel issue. For one table with
-ratios, use `pyrnn bench` (same workloads, pyrnn/bench.py).
+ratios, use `pyrnn bench` (same workloads, pyrnn/cli/bench.py).
 
     pytest benchmarks/ --benchmark-only --benchmark-group-by=param:shape,param:op,param:mode
 """
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from pyrnn import backends
-from pyrnn.bench import SHAPES, _gemm_step, _inputs, _torch_step, pyrnn_step
+from pyrnn.cli.bench import SHAPES, _gemm_step, _inputs, _torch_step, pyrnn_step
 
 USABLE = [n for n in backends.NUMPY_ORDER if backends.backend_status()[n][0]]
 CASES = [(op, mode, shape) for op in ("lstm", "gru") for mode in ("fwd+bwd", "fwd") for shape in SHAPES]

@@ -13,8 +13,14 @@ try:
 except PackageNotFoundError:  # running from a source tree that was never installed
     __version__ = "0+unknown"
 
+from ._install import source_tree_problem  # noqa: E402
+
+if source_tree_problem():  # once per process (a module body runs once), on stderr, not as a warning
+    import sys              # that filters could hide or point at an importer's line
+    print(f"pyrnn: WARNING: {source_tree_problem()}", file=sys.stderr)
+
 from .backends import BackendUnavailable, use_backend  # noqa: E402
-from ._checks import NonFiniteError, check_finite  # noqa: E402
+from ._finite import NonFiniteError, check_finite  # noqa: E402
 from . import ops  # noqa: E402
 from .check import GradcheckReport, gradcheck  # noqa: E402
 

@@ -37,3 +37,14 @@ def to_numpy(x):
     if is_cupy(x):
         return _cupy.asnumpy(x)
     return np.asarray(x)
+
+
+def contiguous(a, writeable=False):
+    """`a` as a C-contiguous array of its own module (None passes), copied only when it is not one
+    already; with `writeable`, also when it is read-only (the Numba kernels take writeable arrays:
+    one compiled specialization per dtype). What every backend hands its kernels."""
+    if a is None:
+        return None
+    if a.flags.c_contiguous and (not writeable or getattr(a.flags, "writeable", True)):
+        return a
+    return get_xp(a).array(a, order="C")

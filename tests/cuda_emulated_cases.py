@@ -1,6 +1,6 @@
 """The CUDA backend's cases on the host emulator (kernels/emulator), run by test_cuda_emulated.py.
 
-pyrnn/backends/cuda.py drives an emulated pyrnn._cuda: the real kernel sources (kernels/src,
+pyrnn/backends/cuda/ drives an emulated pyrnn._cuda: the real kernel sources (kernels/src,
 kernels/bindings) compiled by g++ against kernels/emulator's stand-ins for the CUDA runtime and
 cuBLAS, on NumPy arrays in host memory (CuPy's few calls there are replaced by NumPy's). What this
 checks: every kernel's indexing, strides and math, the row-major-to-cuBLAS mapping (transposes,
@@ -55,6 +55,11 @@ SDPA_CASES = [(m, c, s) for m, c in SDPA_VARIANTS for s in SDPA_SHAPES if not c 
 SDPA_STREAM_CASES = [("none", False, (1, 1, 1, 1, 1, 1)), ("padding", False, (2, 3, 5, 300, 8, 5)),
                      ("all-masked-row", False, (2, 3, 13, 7, 8, 3)), ("padding", True, (3, 2, 9, 9, 7, 11)),
                      ("padding", True, (2, 1, 70, 70, 5, 3)), ("none", True, (1, 2, 33, 33, 16, 16))]
+# NaN and Inf in the padded keys' rows (hs; k and v), the padding's hole included: they must reach no
+# output or gradient (each path, a few shapes: the same masks as "padding")
+NAN_ATTN_SHAPES = [(2, 3, 7, 5), (4, 29, 11, 33)]
+NAN_SDPA_CASES = [("nan-in-padding", False, (2, 3, 13, 7, 8, 3)), ("nan-in-padding", True, (3, 2, 9, 9, 7, 11))]
+NAN_SDPA_STREAM_CASES = [("nan-in-padding", False, (2, 3, 5, 300, 8, 5)), ("nan-in-padding", True, (2, 1, 70, 70, 5, 3))]
 
 
 def case_ids():
@@ -63,14 +68,15 @@ def case_ids():
     ids += [f"{op}/inference/{dt}" for op, dt in itertools.product(OPS, DTYPES)]
     ids += [f"attention/{'x'.join(map(str, s))}/{m}/{dt}"
             for s, m, dt in itertools.product(ATTN_SHAPES + ATTN_CORNERS, ATTN_MASKS, DTYPES) if s[0] or m == "none"]
+    ids += [f"attention/{'x'.join(map(str, s))}/nan-in-padding/{dt}" for s, dt in itertools.product(NAN_ATTN_SHAPES, DTYPES)]
     ids += [f"attention_parts/{'x'.join(map(str, s))}/{dt}"
             for s, dt in itertools.product([(1, 1, 1, 1), (3, 7, 5, 9), (2, 300, 13, 17), (2, 3, 4, 0)], DTYPES)]
     ids += [f"attention/inference/{dt}" for dt in DTYPES]
     ids += [f"sdpa/{'x'.join(map(str, s))}/{m}{'-causal' if c else ''}/{dt}"
-            for (m, c, s), dt in itertools.product(SDPA_CASES, DTYPES)]
+            for (m, c, s), dt in itertools.product(SDPA_CASES + NAN_SDPA_CASES, DTYPES)]
     ids += [f"sdpa/strided-inference/{dt}" for dt in DTYPES]
     ids += [f"sdpa_stream/{'x'.join(map(str, s))}/{m}{'-causal' if c else ''}/{dt}"
-            for (m, c, s), dt in itertools.product(SDPA_STREAM_CASES, DTYPES)]
+            for (m, c, s), dt in itertools.product(SDPA_STREAM_CASES + NAN_SDPA_STREAM_CASES, DTYPES)]
     ids += [f"sdpa_stream/strided-inference/{dt}" for dt in DTYPES]
     ids += ["sdpa_stream/path-choice/f32"]
     ids += [f"layer_norm/{'x'.join(map(str, s))}/{dt}" for s, dt in itertools.product(LN_SHAPES, DTYPES)]
@@ -82,6 +88,8 @@ def case_ids():
 def install(module_path):
     """pyrnn.backends.cuda on the emulated module, NumPy arrays standing in for CuPy's."""
     import pyrnn.backends.cuda as cuda_backend
+    from pyrnn.backends import export_ops
+    from pyrnn.backends.cuda import _launch
 
     spec = importlib.util.spec_from_file_location("_cuda", module_path)
     emulated = importlib.util.module_from_spec(spec)
@@ -90,9 +98,10 @@ def install(module_path):
         empty=np.empty, ascontiguousarray=np.ascontiguousarray,
         cuda=types.SimpleNamespace(Device=lambda device: contextlib.nullcontext(),
                                    get_current_stream=lambda: types.SimpleNamespace(ptr=0)))
-    cuda_backend._cuda, cuda_backend.cp = emulated, fake_cupy
-    cuda_backend._p = lambda a: 0 if a is None else a.ctypes.data  # host memory is the "device" memory
-    cuda_backend._device = lambda **arrays: 0
+    _launch._cuda, _launch.cp = emulated, fake_cupy
+    _launch.address = lambda a: 0 if a is None else a.ctypes.data  # host memory is the "device" memory
+    _launch.device_of = lambda **arrays: 0
+    export_ops(vars(cuda_backend))  # the ops, also where the real pyrnn._cuda did not load
     return cuda_backend
 
 
@@ -127,7 +136,18 @@ def s2s_case(shape, dtype, mask_kind, seed=0):
             mask[0, 1] = False  # a hole, not only trailing padding
         if mask_kind == "all-masked-row":
             mask[N // 2] = False
+        if mask_kind == "nan-in-padding":
+            hs = poison_masked_rows(hs, mask)
     return hs, hq, dc, da, mask
+
+
+def poison_masked_rows(x, mask):
+    """x (N, T, d) or (N, Hh, T, d) with the masked keys' rows set to NaN, +inf, -inf in turn."""
+    x = x.copy()
+    view = x if x.ndim == 3 else x.transpose(0, 2, 1, 3)
+    for i, (n, t) in enumerate(zip(*np.nonzero(~mask))):
+        view[n, t] = (np.nan, np.inf, -np.inf)[i % 3]
+    return x
 
 
 def check_attention(backend, case_id):
@@ -186,6 +206,8 @@ def sdpa_case(shape, dtype, mask_kind, seed=0):
             mask[0, 0] = False
         if mask_kind == "all-masked-row":
             mask[N // 2] = False
+        if mask_kind == "nan-in-padding":
+            k, v = poison_masked_rows(k, mask), poison_masked_rows(v, mask)
     return q, k, v, dout, mask
 
 
@@ -204,12 +226,21 @@ def sdpa_path(stream):
 
 
 def check_sdpa_path_choice(backend):
-    """Unforced, the streaming path is taken once the weights (N, Hh, Tq, Tk) pass the budget."""
+    """Unforced, the streaming path is taken once the weights (N, Hh, Tq, Tk) pass the budget; forced
+    or not, whenever a size would not fit cuBLAS's 32-bit int (the streaming kernels index in 64 bits)."""
+    from pyrnn.backends import limits
+    from pyrnn.backends.cuda import attention
+
     q, k, v, _, _ = sdpa_case((1, 2, 6, 5, 3, 2), np.float32, "none")
-    old_env, old_budget = os.environ.pop("PYRNN_CUDA_SDPA_STREAM", None), backend.SDPA_STREAM_BYTES
+    old_env, old_budget = os.environ.pop("PYRNN_CUDA_SDPA_STREAM", None), limits.SDPA_WEIGHTS_BYTES
     try:
+        os.environ["PYRNN_CUDA_SDPA_STREAM"] = "0"
+        for dims in ((1, 1, 1, 1, 2**31, 1), (1, 1, 1, 1, 1, 2**31), (2**16, 2**15, 1, 1, 1, 1)):
+            assert attention._sdpa_streams(*dims, np.dtype(np.float32)), f"{dims}: materialised (cuBLAS int sizes)"
+        assert not attention._sdpa_streams(1, 1, 1, 1, 2**31 - 1, 1, np.dtype(np.float32))
+        del os.environ["PYRNN_CUDA_SDPA_STREAM"]
         for budget, kind in ((2 * 6 * 5 * 4, "full"), (2 * 6 * 5 * 4 - 1, "stream")):
-            backend.SDPA_STREAM_BYTES = budget
+            limits.SDPA_WEIGHTS_BYTES = budget
             kind_taken = backend.sdpa_forward(q, k, v, None, False, True)[1][0]
             assert kind_taken == kind, f"sdpa with a {budget}-byte budget ran {kind_taken}, not {kind}"
         os.environ["PYRNN_CUDA_SDPA_STREAM"] = "yes"
@@ -220,7 +251,7 @@ def check_sdpa_path_choice(backend):
         else:
             raise AssertionError("PYRNN_CUDA_SDPA_STREAM=yes was accepted")
     finally:
-        backend.SDPA_STREAM_BYTES = old_budget
+        limits.SDPA_WEIGHTS_BYTES = old_budget
         os.environ.pop("PYRNN_CUDA_SDPA_STREAM", None)
         if old_env is not None:
             os.environ["PYRNN_CUDA_SDPA_STREAM"] = old_env

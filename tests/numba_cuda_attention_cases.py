@@ -50,7 +50,11 @@ SDPA_CASES = [(m, c, s) for m, c in SDPA_VARIANTS for s in SDPA_SHAPES if not c 
 # Tq > Tk with dk != dv and two heads; Tq < Tk one query per block
 BLOCKED_CASES = [((2, 1, 9, 9, 5, 7), "padding", False, 2), ((2, 1, 9, 9, 5, 7), "padding", True, 2),
                  ((2, 1, 9, 9, 5, 7), "all-masked-row", True, 4), ((2, 2, 7, 3, 4, 3), "padding", False, 3),
-                 ((2, 1, 3, 40, 8, 5), "none", False, 1)]
+                 ((2, 1, 3, 40, 8, 5), "none", False, 1), ((2, 1, 9, 9, 5, 7), "nan-in-padding", True, 2)]
+# NaN and Inf in the padded keys' rows (hs; k and v; the "padding" masks, a hole included): they must
+# reach no output or gradient. A few shapes per path (blocked: in BLOCKED_CASES)
+NAN_ATTN_SHAPES = [(2, 3, 7, 5), (2, 40, 3, 17)]
+NAN_SDPA_CASES = [("nan-in-padding", False, (2, 1, 3, 40, 8, 5)), ("nan-in-padding", True, (2, 1, 9, 9, 5, 7))]
 
 
 def _sid(shape):
@@ -62,9 +66,11 @@ def case_ids():
     'sdpa_blocked/.../R<rows>/dtype', and the inference, strided, determinism and path-choice runs."""
     ids = [f"attention/{_sid(s)}/{m}/{dt}" for s, m, dt in itertools.product(ATTN_SHAPES + ATTN_CORNERS, MASKS, DTYPES)
            if s[0] or m == "none"]
+    ids += [f"attention/{_sid(s)}/nan-in-padding/{dt}" for s, dt in itertools.product(NAN_ATTN_SHAPES, DTYPES)]
     ids += [f"attention_parts/{_sid(s)}/{dt}" for s in [(1, 1, 1, 1), (3, 7, 5, 9), (2, 40, 3, 17), (0, 3, 2, 4)]
             for dt in DTYPES]
-    ids += [f"sdpa/{_sid(s)}/{m}{'-causal' if c else ''}/{dt}" for (m, c, s), dt in itertools.product(SDPA_CASES, DTYPES)]
+    ids += [f"sdpa/{_sid(s)}/{m}{'-causal' if c else ''}/{dt}"
+            for (m, c, s), dt in itertools.product(SDPA_CASES + NAN_SDPA_CASES, DTYPES)]
     ids += [f"sdpa/{_sid(s)}/none/{dt}" for s in SDPA_CORNERS for dt in DTYPES]
     ids += [f"sdpa_blocked/{_sid(s)}/{m}{'-causal' if c else ''}/R{r}/{dt}" for (s, m, c, r), dt in
             itertools.product(BLOCKED_CASES, DTYPES)]
@@ -86,8 +92,8 @@ def strided(a, to_device):
 
 @contextlib.contextmanager
 def weights_budget(nbytes):
-    """The SDPA weights budget (pyrnn.backends.numba_cuda_attention.SDPA_WEIGHTS_BYTES) set to nbytes."""
-    from pyrnn.backends import numba_cuda_attention as mod
+    """The SDPA weights budget (pyrnn.backends.limits.SDPA_WEIGHTS_BYTES) set to nbytes."""
+    from pyrnn.backends import limits as mod
 
     old = mod.SDPA_WEIGHTS_BYTES
     mod.SDPA_WEIGHTS_BYTES = nbytes
@@ -134,7 +140,7 @@ def zero(name, arr, where):
 
 def unchanged(inputs, dev_inputs, to_numpy):
     for name, a in inputs.items():
-        if a is not None and not np.array_equal(to_numpy(dev_inputs[name]), a):
+        if a is not None and not np.array_equal(to_numpy(dev_inputs[name]), a, equal_nan=True):  # NaN padding
             raise Mismatch(f"input {name} was modified")
 
 

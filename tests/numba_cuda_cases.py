@@ -143,7 +143,7 @@ def _check_word_op(case_id, api, to_device, to_numpy):
     """Embedding and dropout: bitwise the reference's (the same additions in the same order; the same
     uniform draws from the same seed, on the same array module)."""
     from pyrnn._arrays import get_xp
-    from pyrnn.reference import dropout as ref_dropout, embedding as ref_embedding
+    from pyrnn.reference import words as ref_dropout, words as ref_embedding
 
     parts = case_id.split("/")
     dtype = parts[-1]

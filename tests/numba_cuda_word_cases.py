@@ -15,7 +15,7 @@ one row, odd widths (1, 7, 333, 1000), 3-D inputs, empty inputs (0 rows, 0 colum
 0 (exp overflows unless the row max is subtracted), and 'deterministic' (two runs bitwise equal).
 
 Under the simulator every CUDA thread is a Python thread, so the backend runs there with small
-blocks (reduce.SIMULATOR_SIZES); the 'gpu_sizes' cases run with the GPU's (reduce.GPU_SIZES).
+blocks (kernels.core.SIMULATOR_SIZES); the 'gpu_sizes' cases run with the GPU's (kernels.core.GPU_SIZES).
 """
 from __future__ import annotations
 
@@ -163,7 +163,7 @@ def run(api, op, c):
 
 
 def _reference(op):
-    from pyrnn.reference import affine, layer_norm, losses
+    from pyrnn.reference import norm as layer_norm, words as affine, words as losses
 
     return {"affine": affine, "layer_norm": layer_norm}.get(op, losses)
 
@@ -183,18 +183,18 @@ def _gpu_sizes():
     if not numba.config.ENABLE_CUDASIM:
         yield
         return
-    from pyrnn.backends.numba_cuda_kernels import reduce, rows, sums
+    from pyrnn.backends.numba_cuda.kernels import core, norm, words
 
-    old = dict(reduce.SIMULATOR_SIZES)
+    old = dict(core.SIMULATOR_SIZES)
     try:
-        for k, v in reduce.GPU_SIZES.items():
-            setattr(reduce, k, v)
-        rows.ROW_BLOCK = sums.ROW_BLOCK = reduce.ROW_BLOCK
+        for k, v in core.GPU_SIZES.items():
+            setattr(core, k, v)
+        words.ROW_BLOCK = norm.ROW_BLOCK = core.ROW_BLOCK
         yield
     finally:
         for k, v in old.items():
-            setattr(reduce, k, v)
-        rows.ROW_BLOCK = sums.ROW_BLOCK = reduce.ROW_BLOCK
+            setattr(core, k, v)
+        words.ROW_BLOCK = norm.ROW_BLOCK = core.ROW_BLOCK
 
 
 def check(case_id, api, to_device, to_numpy):

@@ -23,6 +23,7 @@ BAD = [
     (["demo", "rnnlm", "--vocab", "all"], "--vocab", "expected 0 (keep all) or an integer >= 2, got 'all'"),
     (["demo", "dates"], "task", "invalid choice: 'dates'"),
     (["demo", "date", "--seed", "x"], "--seed", "invalid int value: 'x'"),
+    (["demo", "date", "--beam", "0"], "--beam", "expected an integer >= 1, got 0"),
     (["bench", "--shape", "0,5,4,4"], "--shape", "expected N,T,D,H all >= 1, got '0,5,4,4'"),
     (["bench", "--shape", "1,2,3"], "--shape", "expected N,T,D,H (four integers), got '1,2,3'"),
     (["bench", "--repeat", "0"], "--repeat", "expected an integer >= 1, got 0"),

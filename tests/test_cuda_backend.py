@@ -372,7 +372,7 @@ def test_attention_deterministic():
 # tests/test_attention_backends.py's cases (padding and causal masks, an all-masked sequence, 300 and
 # 520 keys) and tolerances, on both of the backend's paths: "full" materialises the (Tq, Tk) weights
 # (cuBLAS), "stream" runs the streaming kernels (online softmax; the backward recomputes the weights),
-# each forced by PYRNN_CUDA_SDPA_STREAM (see pyrnn/backends/cuda.py).
+# each forced by PYRNN_CUDA_SDPA_STREAM (see pyrnn/backends/cuda/attention.py).
 SDPA_PATHS = ["full", "stream"]
 
 
@@ -434,12 +434,12 @@ def test_sdpa_stream_matches_materialised(dtype, sdpa_path):
 
 @gpu
 def test_sdpa_picks_streaming_above_the_budget(monkeypatch):
-    """Unforced, the backend streams once the (N, Hh, Tq, Tk) weights would pass SDPA_STREAM_BYTES."""
+    """Unforced, the backend streams once the (N, Hh, Tq, Tk) weights would pass SDPA_WEIGHTS_BYTES."""
     _cuda_usable()
-    import pyrnn.backends.cuda as cuda_backend
+    from pyrnn.backends import limits
     monkeypatch.delenv("PYRNN_CUDA_SDPA_STREAM", raising=False)
     _sdpa((1, 2, 64, 64, 8, 8), np.float32, "none", False, path="full")  # _sdpa checks the path taken
-    monkeypatch.setattr(cuda_backend, "SDPA_STREAM_BYTES", 2 * 64 * 64 * 4 - 1)  # one byte short of P
+    monkeypatch.setattr(limits, "SDPA_WEIGHTS_BYTES", 2 * 64 * 64 * 4 - 1)  # one byte short of P
     _sdpa((1, 2, 64, 64, 8, 8), np.float32, "none", False, path="stream")
 
 
@@ -632,11 +632,11 @@ def test_arrays_on_two_gpus_are_rejected_naming_the_argument():
     """The backend's device check (no GPU needed: stand-ins carry only `.device.id`)."""
     import types
 
-    from pyrnn.backends import cuda as cuda_backend
+    from pyrnn.backends.cuda._launch import device_of
 
     def on(i):
         return types.SimpleNamespace(device=types.SimpleNamespace(id=i))
     with pytest.raises(ValueError, match=r"^h0: on GPU 1, but xs is on GPU 0; all arrays of one call must be on one "
                                          r"device$"):
-        cuda_backend._device(xs=on(0), Wx=on(0), b=None, h0=on(1))
-    assert cuda_backend._device(xs=on(2), b=None) == 2
+        device_of(xs=on(0), Wx=on(0), b=None, h0=on(1))
+    assert device_of(xs=on(2), b=None) == 2

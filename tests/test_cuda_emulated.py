@@ -1,5 +1,5 @@
 """The CUDA kernels' indexing and math, checked where no GPU exists: kernels/ built for the host
-emulator (kernels/emulator) under AddressSanitizer + UBSan, driven by pyrnn/backends/cuda.py,
+emulator (kernels/emulator) under AddressSanitizer + UBSan, driven by pyrnn/backends/cuda/,
 against the NumPy reference (tests/cuda_emulated_cases.py says what this covers and what it
 cannot). Runs wherever g++ and the pybind11 headers are (both are build requirements already);
 the build takes about 30 s on 2 cores, the cases about 1.5 minutes (the attention and SDPA

@@ -11,7 +11,7 @@ import pytest
 
 import pyrnn
 from pyrnn import backends, ops
-from pyrnn.reference import layer_norm as ref
+from pyrnn.reference import norm as ref
 
 BACKENDS = [n for n in backends.NUMPY_ORDER
             if n != "reference" and backends.backend_status()[n][0] and hasattr(backends.get(n), "layer_norm_forward")]

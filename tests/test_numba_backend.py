@@ -17,7 +17,7 @@ from pyrnn import backends, ops
 if not backends.backend_status()["numba"][0]:
     pytest.skip(f"numba backend unusable: {backends.backend_status()['numba'][1]}", allow_module_level=True)
 
-from pyrnn.backends.numba_kernels import scalar  # noqa: E402
+from pyrnn.backends.numba.kernels import core as scalar  # noqa: E402
 
 TOL = {np.float64: 1e-12, np.float32: 1e-5}
 OPS = ("rnn", "lstm", "gru_before", "gru_after")

@@ -18,7 +18,7 @@ from numba import cuda, float32, float64, uint8, int64, boolean
 if not cuda.is_available():
     import numba.cuda.dispatcher as d
     d.get_current_device = lambda: types.SimpleNamespace(compute_capability=(8, 0))
-from pyrnn.backends.numba_cuda_kernels import attention, recurrent as rec, rows, sums, words
+from pyrnn.backends.numba_cuda.kernels import attention, core, norm, recurrent as rec, words
 report = {}
 for ty in (float32, float64):
     A3, A2, A1, M, I1, U1 = ty[:, :, ::1], ty[:, ::1], ty[::1], uint8[:, ::1], int64[::1], uint8[::1]
@@ -40,18 +40,18 @@ for ty in (float32, float64):
         attention.masked_softmax_rows: (A2, int64, int64, int64, M, boolean, boolean, ty, A2, boolean),
         attention.recompute_weights: (A2, int64, int64, int64, M, boolean, boolean, ty, A2),
         attention.softmax_backward_rows: (A2, A2, ty),
-        rows.softmax_forward: (A2, A2),
-        rows.softmax_backward: (A2, A2, A2),
-        rows.softmax_cross_entropy_forward: (A2, I1, int64, boolean, A2, A1),
-        rows.cross_entropy_loss: (A1, I1, int64, boolean, A1, I1),
-        rows.softmax_cross_entropy_backward: (A2, I1, int64, boolean, A1, I1, A2),
-        rows.layer_norm_forward: (A2, A1, A1, ty, A2, A1, A1),
-        rows.layer_norm_backward: (A2, A2, A1, A1, A1, A2),
-        sums.column_partials: (A2, int64, A2),
-        sums.layer_norm_param_partials: (A2, A2, A1, A1, int64, A2, A2),
-        sums.sum_chunks: (A2, A1),
-        sums.sigmoid_cross_entropy_partials: (A1, A1, int64, A1),
-        sums.mean_of_partials: (A1, int64, A1),
+        words.softmax_forward: (A2, A2),
+        words.softmax_backward: (A2, A2, A2),
+        words.softmax_cross_entropy_forward: (A2, I1, int64, boolean, A2, A1),
+        words.cross_entropy_loss: (A1, I1, int64, boolean, A1, I1),
+        words.softmax_cross_entropy_backward: (A2, I1, int64, boolean, A1, I1, A2),
+        norm.layer_norm_forward: (A2, A1, A1, ty, A2, A1, A1),
+        norm.layer_norm_backward: (A2, A2, A1, A1, A1, A2),
+        words.column_partials: (A2, int64, A2),
+        norm.layer_norm_param_partials: (A2, A2, A1, A1, int64, A2, A2),
+        core.sum_chunks: (A2, A1),
+        words.sigmoid_cross_entropy_partials: (A1, A1, int64, A1),
+        words.mean_of_partials: (A1, int64, A1),
         words.add_bias: (A2, A1),
         words.sigmoid_cross_entropy_backward: (A1, A1, A1, A1),
     }

@@ -17,15 +17,15 @@ import numpy as np
 import pytest
 
 from pyrnn.check.numeric import numerical_gradient, rel_error
-from pyrnn.reference.affine import affine_backward, affine_forward
+from pyrnn.reference.words import affine_backward, affine_forward
 from pyrnn.reference.attention import (
     attention_backward, attention_forward, attention_weights_backward, attention_weights_forward,
     sdpa_backward, sdpa_forward, weighted_sum_backward, weighted_sum_forward,
 )
-from pyrnn.reference.dropout import dropout_backward, dropout_forward
-from pyrnn.reference.embedding import embedding_backward, embedding_forward
-from pyrnn.reference.layer_norm import layer_norm_backward, layer_norm_forward
-from pyrnn.reference.losses import (
+from pyrnn.reference.words import dropout_backward, dropout_forward
+from pyrnn.reference.words import embedding_backward, embedding_forward
+from pyrnn.reference.norm import layer_norm_backward, layer_norm_forward
+from pyrnn.reference.words import (
     sigmoid_cross_entropy_backward, sigmoid_cross_entropy_forward,
     softmax_backward, softmax_cross_entropy_backward, softmax_cross_entropy_forward, softmax_forward,
 )

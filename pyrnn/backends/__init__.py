@@ -13,10 +13,11 @@ per call:
 Every forward op returns an opaque ``saved``; `pyrnn.ops` tags it with the
 backend that produced it so the backward always runs on the same backend.
 
-To add a backend: write ``pyrnn/backends/<name>.py`` exposing the contract's
-functions plus ``ARRAYS = {"numpy"}`` or ``{"cupy"}``, a ``probe()`` that raises
-`BackendUnavailable` with a reason when it cannot run here, and register its
-name below.
+A backend is a package ``pyrnn/backends/<name>/`` (docs/architecture.md, "add a
+backend"): ``NAME``, ``ARRAYS = {"numpy"}`` or ``{"cupy"}``, a ``probe()`` that
+raises `BackendUnavailable` with the reason it cannot run here, ``describe()``,
+and last ``export_ops(globals())``, which gathers the contract's functions from
+its family modules (``recurrent.py``, ``words.py``, ...). Register its name below.
 """
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ import os
 
 __all__ = [
     "BackendUnavailable",
+    "export_ops",
     "NUMPY_ORDER",
     "CUPY_ORDER",
     "backend_status",
@@ -39,6 +41,25 @@ __all__ = [
 
 class BackendUnavailable(RuntimeError):
     """Raised by a backend's probe() with the reason it cannot run here."""
+
+
+def export_ops(namespace: dict) -> None:
+    """Called last in a backend package's ``__init__`` (with ``globals()``): import each of the
+    package's family modules that exists (``<package>.recurrent``, ``.words``, ...) and put the
+    contract's functions it defines into the package, where the dispatcher looks for them."""
+    from .contract import FAMILIES, functions
+
+    package = namespace["__name__"]
+    for family in FAMILIES:
+        try:
+            module = importlib.import_module(f"{package}.{family}")
+        except ModuleNotFoundError as e:
+            if e.name == f"{package}.{family}":
+                continue  # the backend has no op of this family
+            raise
+        for name in functions(family):
+            if hasattr(module, name):
+                namespace[name] = getattr(module, name)
 
 
 # name -> module path; order of preference per array type

@@ -24,6 +24,20 @@ h' = (1 - z) * h + z * n):
       b[0] input bias, b[1] recurrent bias, n = tanh(x Wxn + b0n + r * (h Whn + b1n)))
   gru_backward(dhs, dhT, saved)                   -> dxs, dWx, dWh, db, dh0
 
+Packed sequences of different lengths (PyTorch's PackedSequence layout, cuDNN's packed input): the
+sequences sorted by length, longest first, their steps stacked time-major. batch_sizes (T,) is a host
+(NumPy) int64 array, non-increasing, >= 1, summing to P; step t has batch_sizes[t] rows, the first
+batch_sizes[t] sequences (the ones longer than t), so a finished sequence's state stops changing.
+h0/c0 (N, H) with N = batch_sizes[0]; hT/cT (N, H) are each sequence's state after its last step.
+
+  rnn_packed_forward(xs, batch_sizes, Wx, Wh, b, h0, train)            -> hs, hT, saved
+      xs (P, D); hs (P, H)
+  rnn_packed_backward(dhs, dhT, saved)            -> dxs, dWx, dWh, db, dh0
+  lstm_packed_forward(xs, batch_sizes, Wx, Wh, b, h0, c0, train)       -> hs, hT, cT, saved
+  lstm_packed_backward(dhs, dhT, dcT, saved)      -> dxs, dWx, dWh, db, dh0, dc0
+  gru_packed_forward(xs, batch_sizes, Wx, Wh, b, h0, reset_after, train) -> hs, hT, saved
+  gru_packed_backward(dhs, dhT, saved)            -> dxs, dWx, dWh, db, dh0
+
 Word-level ops:
 
   embedding_forward(W, idx)                       -> out, saved
@@ -70,9 +84,49 @@ keys are all masked gets zero weights and a zero output):
   layer_norm_backward(dy, saved)                  -> dx, dgamma, dbeta
 """
 
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+
+class Op(NamedTuple):
+    """A row of the op table: the op's name, its family (the file it lives in, in every tree), and
+    the names of its forward results (before ``saved``) and of its backward results."""
+    name: str
+    family: str
+    outputs: tuple
+    grads: tuple
+
+
+# The op table: the one list of ops. pyrnn.ops, the registry, every backend package's exports,
+# the reference and the tests read it; adding an op starts with a row here (docs/architecture.md).
 OPS = (
-    "rnn", "lstm", "gru",
-    "embedding", "affine", "softmax", "softmax_cross_entropy", "sigmoid_cross_entropy", "dropout",
-    "attention_weights", "weighted_sum", "attention", "sdpa", "layer_norm",
+    Op("rnn", "recurrent", ("hs", "hT"), ("dxs", "dWx", "dWh", "db", "dh0")),
+    Op("lstm", "recurrent", ("hs", "hT", "cT"), ("dxs", "dWx", "dWh", "db", "dh0", "dc0")),
+    Op("gru", "recurrent", ("hs", "hT"), ("dxs", "dWx", "dWh", "db", "dh0")),
+    Op("rnn_packed", "recurrent", ("hs", "hT"), ("dxs", "dWx", "dWh", "db", "dh0")),
+    Op("lstm_packed", "recurrent", ("hs", "hT", "cT"), ("dxs", "dWx", "dWh", "db", "dh0", "dc0")),
+    Op("gru_packed", "recurrent", ("hs", "hT"), ("dxs", "dWx", "dWh", "db", "dh0")),
+    Op("embedding", "words", ("out",), ("dW",)),
+    Op("affine", "words", ("out",), ("dx", "dW", "db")),
+    Op("softmax", "words", ("y",), ("dx",)),
+    Op("softmax_cross_entropy", "words", ("loss",), ("dxs",)),
+    Op("sigmoid_cross_entropy", "words", ("loss",), ("dxs",)),
+    Op("dropout", "words", ("y",), ("dx",)),
+    Op("attention_weights", "attention", ("a",), ("dhs", "dhq")),
+    Op("weighted_sum", "attention", ("c",), ("dhs", "da")),
+    Op("attention", "attention", ("c", "a"), ("dhs", "dhq")),
+    Op("sdpa", "attention", ("out",), ("dq", "dk", "dv")),
+    Op("layer_norm", "norm", ("y",), ("dx", "dgamma", "dbeta")),
 )
-FUNCTIONS = tuple(f"{op}_{d}" for op in OPS for d in ("forward", "backward"))
+FAMILIES = ("recurrent", "words", "attention", "norm")
+BY_NAME = {op.name: op for op in OPS}
+
+
+def functions(family=None):
+    """The contract's function names (``<op>_forward``, ``<op>_backward``), of one family or all."""
+    return tuple(f"{op.name}_{d}" for op in OPS if family in (None, op.family) for d in ("forward", "backward"))
+
+
+FUNCTIONS = functions()

@@ -136,6 +136,36 @@ def _op_sdpa(causal):
     return build
 
 
+LENGTHS = np.array([T + 1, 0, 2, 1])  # a full row, an empty one, and two shorter: N = 4, T + 1 steps
+
+
+def _op_lengths(op):
+    """op rnn/lstm/gru over a padded batch with LENGTHS, with initial states and final states."""
+    def build(rng):
+        n, t = len(LENGTHS), int(LENGTHS.max())
+        G = {"rnn": 1, "lstm": 4, "gru": 3}[op]
+        params = (_w(rng, D, G * H), _w(rng, H, G * H), _w(rng, 2, G * H) if op == "gru" else _w(rng, G * H))
+        n_states = 2 if op == "lstm" else 1
+        fwd, bwd = getattr(ops, f"{op}_forward"), getattr(ops, f"{op}_backward")
+        extra = dict(reset_after=True) if op == "gru" else {}
+
+        def forward(xs, *rest):
+            states, (Wx, Wh, b) = rest[:n_states], rest[n_states:]
+            return fwd(xs, Wx, Wh, b, *states, lengths=LENGTHS, **extra)
+
+        lay = OpLayer(forward, bwd, 1 + n_states, params, (1, 2, 3))
+        return lay, (_w(rng, n, t, D, scale=1.0),) + tuple(_w(rng, n, H, scale=1.0) for _ in range(n_states))
+    return build
+
+
+def _op_packed_lstm(rng):
+    """op lstm_packed: batch sizes 3, 3, 2, 1 (sequences of lengths 4, 3, 2)."""
+    batch_sizes = np.array([3, 3, 2, 1])
+    lay = OpLayer(lambda xs, h0, c0, Wx, Wh, b: ops.lstm_packed_forward(xs, batch_sizes, Wx, Wh, b, h0, c0),
+                  ops.lstm_packed_backward, 3, _lstm_params(rng), (1, 2, 3))
+    return lay, (_w(rng, int(batch_sizes.sum()), D, scale=1.0), _w(rng, 3, H, scale=1.0), _w(rng, 3, H, scale=1.0))
+
+
 CASES = [
     # the book's per-step layers
     Case("Embedding", lambda r: (L.Embedding(_w(r, V, D)), (np.array([0, 3, 3, 1]),))),
@@ -158,6 +188,17 @@ CASES = [
     Case("TimeGRU reset_after stateful chunk", lambda r: _stateful_second_chunk(
         L.TimeGRU(*_gru_params(r, True), stateful=True, reset_after=True), r)),
     Case("TimeBiLSTM", lambda r: (L.TimeBiLSTM(*_lstm_params(r), *_lstm_params(r)), (_w(r, N, T, D, scale=1.0),))),
+    # padded batches with lengths (an empty row, a full one); bidirectional and stacked layers
+    Case("TimeLSTM lengths", lambda r: (L.TimeLSTM(*_lstm_params(r)), (_w(r, 4, T + 1, D, scale=1.0), LENGTHS))),
+    Case("TimeBidirectional GRU sum lengths", lambda r: (
+        L.TimeBidirectional(L.TimeGRU(*_gru_params(r, True), reset_after=True),
+                            L.TimeGRU(*_gru_params(r, True), reset_after=True), merge="sum"),
+        (_w(r, 4, T + 1, D, scale=1.0), LENGTHS))),
+    Case("TimeStacked residual lengths", lambda r: (
+        L.TimeStacked([L.TimeBidirectional(L.TimeRNN(_w(r, D, 2), _w(r, 2, 2), _w(r, 2)),
+                                           L.TimeRNN(_w(r, D, 2), _w(r, 2, 2), _w(r, 2))),
+                       L.TimeLSTM(*_lstm_params(r, 4, 4)), L.TimeLSTM(*_lstm_params(r, 4, 4))], residual=True),
+        (_w(r, 4, T + 1, D, scale=1.0), LENGTHS))),
     Case("TimeEmbedding", lambda r: (L.TimeEmbedding(_w(r, V, D)), (r.integers(0, V, (N, T)),))),
     Case("TimeAffine", lambda r: (L.TimeAffine(_w(r, D, V), _w(r, V)), (_w(r, N, T, D, scale=1.0),))),
     Case("TimeSoftmaxWithLoss ignore", lambda r: (L.TimeSoftmaxWithLoss(), (_w(r, N, T, V, scale=1.0),
@@ -186,6 +227,10 @@ CASES = [
     Case("op gru h0 hT", _op_gru(False)),
     Case("op gru reset_after h0 hT", _op_gru(True)),
     Case("op gru no bias", _op_gru(False, bias=False)),
+    Case("op rnn lengths h0 hT", _op_lengths("rnn")),
+    Case("op lstm lengths h0 c0 hT cT", _op_lengths("lstm")),
+    Case("op gru reset_after lengths h0 hT", _op_lengths("gru")),
+    Case("op lstm_packed h0 c0 hT cT", _op_packed_lstm),
     Case("op sdpa padding mask", _op_sdpa(False)),
     Case("op sdpa causal", _op_sdpa(True)),
 ]

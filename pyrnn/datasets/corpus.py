@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import gzip
 import re
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -27,11 +28,30 @@ _WORD = re.compile(r"[A-Za-z0-9]+(?:'[A-Za-z]+)?|<unk>|[^\sA-Za-z0-9]")
 
 
 def _read(path, encoding="utf-8") -> str:
+    """The text of `path` (``.gz``: through gzip), newlines normalised to "\\n" like text mode.
+    A file that is not text is a ValueError naming it and saying why (binary, not `encoding`, a
+    damaged gzip stream, empty); OSError (missing, unreadable) names it too."""
     path = Path(path)
+    data = path.read_bytes()
     if path.suffix == ".gz":
-        with gzip.open(path, "rt", encoding=encoding) as f:
-            return f.read()
-    return path.read_text(encoding=encoding)
+        try:
+            data = gzip.decompress(data)
+        except EOFError:
+            raise ValueError(f"{path}: a truncated gzip file (the stream ends before its end marker)") from None
+        except (OSError, zlib.error) as e:  # gzip.BadGzipFile (not gzip, CRC) is an OSError
+            raise ValueError(f"{path}: not a readable gzip file ({e})") from None
+    if not data:
+        raise ValueError(f"{path}: an empty file{' (once decompressed)' if path.suffix == '.gz' else ''}: "
+                         f"no text to read")
+    try:
+        text = data.decode(encoding)
+    except UnicodeDecodeError as e:
+        raise ValueError(f"{path}: not {encoding} text (byte 0x{data[e.start]:02x} at offset {e.start}: {e.reason}); "
+                         f"a binary file, or text in another encoding") from None
+    nul = text.find("\0")  # valid UTF-8, but no text has NUL characters
+    if nul >= 0:
+        raise ValueError(f"{path}: a binary file, not text (a NUL character at offset {nul})")
+    return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
 def default_corpus_text() -> str:

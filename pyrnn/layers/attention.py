@@ -3,7 +3,7 @@ Attention, TimeAttention), time-batched, plus multi-head scaled dot-product atte
 from __future__ import annotations
 
 from .. import ops
-from .._checks import check_float, check_mask
+from .._validate import check_float, check_int, check_mask
 from ._base import Layer
 
 
@@ -114,8 +114,10 @@ class MultiHeadAttention(Layer):
     def __init__(self, Wq, bq, Wk, bk, Wv, bv, Wo, bo, num_heads, causal=False):
         self._init_params(Wq, bq, Wk, bk, Wv, bv, Wo, bo)
         Dm = Wq.shape[0]
-        if not isinstance(num_heads, int) or num_heads < 1 or Dm % num_heads:
-            raise ValueError(f"num_heads: expected a positive int dividing the model width {Dm}, got {num_heads!r}")
+        expected = f"a positive int dividing the model width {Dm}"
+        num_heads = check_int("num_heads", num_heads, low=1, expected=expected)
+        if Dm % num_heads:
+            raise ValueError(f"num_heads: expected {expected}, got {num_heads}")
         for name, W in (("Wq", Wq), ("Wk", Wk), ("Wv", Wv), ("Wo", Wo)):
             check_float(name, W, (Dm, Dm), dtype=Wq.dtype)
         for name, b in (("bq", bq), ("bk", bk), ("bv", bv), ("bo", bo)):

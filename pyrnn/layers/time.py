@@ -7,7 +7,7 @@ basic.py with the book's names, argument names and checks for (N, T, ...) input.
 from __future__ import annotations
 
 from .. import ops
-from .._checks import check_index
+from .._validate import check_index
 from ._base import Layer
 from .basic import Affine, Embedding, SigmoidWithLoss, SoftmaxWithLoss
 

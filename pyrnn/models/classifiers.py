@@ -45,31 +45,22 @@ class BiLSTMClassifier(Model):
         self._compose(("embed", self.embed), ("bilstm", self.bilstm), ("affine", self.affine))
         self._cache = None
 
-    def _perm(self, xs):
-        """Per row: positions [L-1, ..., 0, L, ..., T-1] (its own inverse)."""
-        xp = get_xp(xs)
-        N, T = xs.shape
-        L = _lengths(xs, self.pad_id)
-        t = xp.arange(T)[None, :]
-        perm = xp.where(t < L[:, None], L[:, None] - 1 - t, t)
-        return xp.arange(N)[:, None], perm, L
-
     def predict(self, xs):
         xp = get_xp(xs)
-        rows, perm, L = self._perm(xs)
-        e = self.embed.forward(xs)
-        hf = self.bilstm.forward_lstm.forward(e)
-        hb = self.bilstm.backward_lstm.forward(e[rows, perm])[rows, perm]
-        hs = xp.concatenate((hf, hb), axis=2)
+        L = _lengths(xs, self.pad_id)
+        # the backward LSTM reads each row's real tokens reversed (TimeBiLSTM with lengths); padded
+        # steps give zero states and get no gradient
+        hs = self.bilstm.forward(self.embed.forward(xs), L)
         N, T, H2 = hs.shape
         Lc = xp.maximum(L, 1)
         if self.pooling == "mean":
             m = (xp.arange(T)[None, :] < L[:, None]).astype(hs.dtype)[:, :, None] / Lc[:, None, None].astype(hs.dtype)
             pooled = (hs * m).sum(axis=1)
-            self._cache = (rows, perm, Lc, m, hs.shape)
-        else:
-            pooled = xp.concatenate((hf[xp.arange(N), Lc - 1], hb[:, 0]), axis=1)
-            self._cache = (rows, perm, Lc, None, hs.shape)
+            self._cache = (Lc, m, hs.shape)
+        else:  # the forward state at the last real token, the backward state at the first
+            H = self._H
+            pooled = xp.concatenate((hs[xp.arange(N), Lc - 1, :H], hs[:, 0, H:]), axis=1)
+            self._cache = (Lc, None, hs.shape)
         return self.affine.forward(pooled)
 
     def forward(self, xs, ts):
@@ -77,7 +68,7 @@ class BiLSTMClassifier(Model):
 
     def backward(self, dout=1):
         dpooled = self.affine.backward(self.loss_layer.backward(dout))
-        rows, perm, Lc, m, shape = self._need(self._cache)
+        Lc, m, shape = self._need(self._cache)
         xp = get_xp(dpooled)
         H = self._H
         if m is not None:
@@ -86,9 +77,7 @@ class BiLSTMClassifier(Model):
             dhs = xp.zeros(shape, dtype=dpooled.dtype)
             dhs[xp.arange(shape[0]), Lc - 1, :H] = dpooled[:, :H]
             dhs[:, 0, H:] = dpooled[:, H:]
-        de = self.bilstm.forward_lstm.backward(xp.ascontiguousarray(dhs[:, :, :H]))
-        de_rev = self.bilstm.backward_lstm.backward(xp.ascontiguousarray(dhs[:, :, H:][rows, perm]))
-        self.embed.backward(de + de_rev[rows, perm])
+        self.embed.backward(self.bilstm.backward(dhs))
 
 
 class EncoderBlock(Model):

@@ -3,14 +3,18 @@ dropout, weight tying), trained with truncated BPTT (`pyrnn.train.RnnlmTrainer`)
 
 ``forward(xs, ts, train_flg=True)`` -> mean loss over (N, T) next-token targets;
 ``backward(dout=1)``; ``predict(xs)`` -> scores (N, T, V); ``reset_state()`` before a new
-stream; ``generate(start_id, sample_size)`` samples (or greedily picks) a continuation.
+stream; ``generate(start_id, sample_size)`` samples (or greedily picks) a continuation (one
+stream, the book's API); ``decode(prompt, max_len, method=...)`` continues N prompts at once,
+greedily, by sampling or by beam search (`pyrnn.models.decoding`).
 """
 from __future__ import annotations
 
 import numpy as np
 
+from .. import ops
 from .._arrays import get_xp, to_numpy
 from ..layers import TimeAffine, TimeDropout, TimeEmbedding, TimeLSTM, TimeSoftmaxWithLoss
+from . import decoding
 from ._base import Init, Model
 
 
@@ -68,6 +72,69 @@ class _LanguageModel(Model):
             for l, (h, c) in zip(lstms, saved):
                 l.set_state(h, c)
         return ids
+
+    # ---- decoding (the step protocol of pyrnn.models.decoding) ----
+
+    @property
+    def decode_vocab_size(self):
+        return self.affine.params[0].shape[1]
+
+    def _run_layers(self, xs, state):
+        """The layers at test time (dropout is the identity there) over xs (N, T) from the LSTM
+        states (h, c, h, c, ...) (None: zeros), through the ops the layers call, leaving the layers'
+        own state alone. -> (scores (N, T, V), new states)."""
+        new, i = [], 0
+        for _, layer in self._children:
+            if isinstance(layer, TimeEmbedding):
+                xs = ops.embedding_forward(layer.params[0], xs)[0]
+            elif isinstance(layer, TimeLSTM):
+                xs, h, c, _ = ops.lstm_forward(xs, *layer.params, h0=state[i], c0=state[i + 1], train=False)
+                new += [h, c]
+                i += 2
+            elif isinstance(layer, TimeAffine):
+                xs = ops.affine_forward(xs, *layer.params)[0]
+            elif not isinstance(layer, TimeDropout):
+                raise TypeError(f"decoding: no test-time step for a {type(layer).__name__} layer")
+        return xs, tuple(new)
+
+    def decode_start(self, prompt):
+        """Read prompt[:, :-1] from zero states -> (states, first ids = prompt[:, -1])."""
+        xp = get_xp(self.params[0])
+        state = (None,) * (2 * len(self._lstms()))
+        if prompt.shape[1] > 1:
+            _, state = self._run_layers(xp.asarray(prompt[:, :-1]), state)
+        return state, prompt[:, -1]
+
+    def decode_step(self, state, ids):
+        scores, state = self._run_layers(ids[:, None], state)
+        return scores[:, 0], state
+
+    def decode_select(self, state, rows):
+        return decoding.select_rows(state, rows)
+
+    def decode(self, prompt, max_len, method="greedy", *, end_id=None, pad_id=None, skip_ids=None,
+               width=None, length_penalty=None, temperature=None, top_k=None, top_p=None, seed=None, rng=None):
+        """Continue N prompts at once by up to ``max_len`` ids each.
+
+        ``prompt``: one id, a sequence of ids (one row) or (N, P) ids; the model reads it from zero
+        states (its own recurrent state, used by training, is left alone). The methods and options
+        are those of `Seq2seq.decode`: "greedy", "sample" (temperature, top_k, top_p, seed or rng) or
+        "beam" (width, length_penalty), with end_id, pad_id, skip_ids. -> `decoding.Decoded` whose
+        ids are the new ids (the prompt not included)."""
+        V = self.decode_vocab_size
+        opts = decoding.check_options(V, method, max_len, end_id, pad_id, skip_ids, width, length_penalty,
+                                      temperature, top_k, top_p, seed, rng)
+        p = np.asarray(to_numpy(prompt))
+        if p.ndim == 0:
+            p = p.reshape(1, 1)
+        elif p.ndim == 1:
+            p = p.reshape(1, -1)
+        if p.ndim != 2 or p.shape[0] < 1 or p.shape[1] < 1:
+            raise ValueError(f"prompt: expected an id, a sequence of ids or (N, P) ids with N, P >= 1, "
+                             f"got shape {np.shape(prompt)}")
+        decoding.check_start_ids("prompt", p.reshape(-1), p.size, V)  # integer ids in [0, V)
+        state, first = self.decode_start(get_xp(self.params[0]).asarray(p.astype(np.int64)))
+        return decoding.run(self, state, to_numpy(first), opts, get_xp(self.params[0]))
 
 
 class Rnnlm(_LanguageModel):

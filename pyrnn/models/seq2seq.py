@@ -4,14 +4,17 @@ All take (N, Te) source ids and (N, 1 + Td) targets whose first column is the st
 symbol: ``forward(xs, ts)`` trains with teacher forcing (the decoder reads ts[:, :-1] and
 predicts ts[:, 1:]) and returns the mean loss; ``backward(dout=1)`` fills ``grads``;
 ``generate(xs, start_id, sample_size)`` decodes greedily, a whole batch at once, and
-returns (N, sample_size) ids. Reversing the source (Sutskever et al.) is a data choice:
-see `pyrnn.datasets.reverse_input`.
+returns (N, sample_size) ids (the book's API); ``decode(xs, start_id, max_len, method=...)`` decodes
+greedily, by sampling or by beam search (`pyrnn.models.decoding`). Reversing the source
+(Sutskever et al.) is a data choice: see `pyrnn.datasets.reverse_input`.
 """
 from __future__ import annotations
 
 import numpy as np
 
+from .. import ops
 from ..layers import TimeAffine, TimeAttention, TimeBiLSTM, TimeEmbedding, TimeLSTM, TimeSoftmaxWithLoss
+from . import decoding
 from ._base import Init, Model
 
 
@@ -74,6 +77,22 @@ def _xp(a):
     return get_xp(a)
 
 
+# One decoding step through the layers' parameters, by the ops the layers call (the same numbers as
+# their forward), without touching the layers' recurrent state or saving anything for a backward.
+
+def _embed_step(embed, ids):
+    return ops.embedding_forward(embed.params[0], ids[:, None])[0]  # (N, 1, D)
+
+
+def _lstm_step(lstm, x, h, c):
+    hs, h, c, _ = ops.lstm_forward(x, *lstm.params, h0=h, c0=c, train=False)
+    return hs, h, c
+
+
+def _affine_step(affine, x):
+    return ops.affine_forward(x, *affine.params)[0]
+
+
 class Decoder(Model):
     """TimeEmbedding + TimeLSTM (stateful, started from the encoder's h) + TimeAffine."""
 
@@ -102,6 +121,16 @@ class Decoder(Model):
             x = score.argmax(axis=2)
             out.append(x[:, 0])
         return xp.stack(out, axis=1)
+
+    def decode_start(self, h):
+        """The decoding state (h, c) from the encoder's h (c None: zeros, as in `forward`)."""
+        return (h, None)
+
+    def decode_step(self, state, ids):
+        """Feed ids (N,) -> (scores (N, V), new state)."""
+        h, c = state
+        hs, h, c = _lstm_step(self.lstm, _embed_step(self.embed, ids), h, c)
+        return _affine_step(self.affine, hs[:, 0]), (h, c)
 
 
 class PeekyDecoder(Model):
@@ -146,6 +175,17 @@ class PeekyDecoder(Model):
             x = self._step(x, h).argmax(axis=2)
             out.append(x[:, 0])
         return xp.stack(out, axis=1)
+
+    def decode_start(self, h):
+        """(h_enc, h, c): the encoder's h is read at every step and is the LSTM's first state."""
+        return (h, h, None)
+
+    def decode_step(self, state, ids):
+        h_enc, h, c = state
+        xp = _xp(h_enc)
+        x = xp.concatenate((h_enc[:, None, :], _embed_step(self.embed, ids)), axis=2)
+        hs, h, c = _lstm_step(self.lstm, x, h, c)
+        return _affine_step(self.affine, xp.concatenate((h_enc, hs[:, 0]), axis=1)), (h_enc, h, c)
 
 
 class AttentionDecoder(Model):
@@ -196,8 +236,49 @@ class AttentionDecoder(Model):
         self.attention_weights = xp.stack(weights, axis=1)
         return xp.stack(out, axis=1)
 
+    def decode_step(self, state, ids):
+        """state (enc_hs, mask, h, c); mask None or (N, Te) travels with the rows."""
+        enc_hs, mask, h, c = state
+        xp = _xp(enc_hs)
+        dec_hs, h, c = _lstm_step(self.lstm, _embed_step(self.embed, ids), h, c)
+        ctx = ops.attention_forward(enc_hs, dec_hs, mask, train=False)[0]
+        return _affine_step(self.affine, xp.concatenate((ctx[:, 0], dec_hs[:, 0]), axis=1)), (enc_hs, mask, h, c)
 
-class Seq2seq(Model):
+
+class _Seq2seqDecoding:
+    """`decode` and the step protocol of `pyrnn.models.decoding` for the encoder-decoder models."""
+
+    @property
+    def decode_vocab_size(self):
+        return self.decoder.affine.params[0].shape[1]
+
+    def decode_step(self, state, ids):
+        return self.decoder.decode_step(state, ids)
+
+    def decode_select(self, state, rows):
+        return decoding.select_rows(state, rows)
+
+    def decode(self, xs, start_id, max_len, method="greedy", *, end_id=None, pad_id=None, skip_ids=None,
+               width=None, length_penalty=None, temperature=None, top_k=None, top_p=None, seed=None, rng=None):
+        """Decode xs (N, Te) from ``start_id`` (one id, or one per row) for up to ``max_len`` ids.
+
+        method "greedy" (the argmax: the same ids as `generate`), "sample" (``temperature``, ``top_k``,
+        ``top_p``, drawn from ``rng`` or a generator seeded by ``seed``: the same seed, the same ids) or
+        "beam" (``width`` beams per row, default 4; ``length_penalty`` alpha of GNMT's
+        ((5 + n) / 6) ** alpha, default 0). ``end_id`` ends a row (it is part of the output);
+        ``pad_id`` (default end_id) fills the rest; ``skip_ids`` are never produced.
+        -> `pyrnn.models.decoding.Decoded` (ids (N, max_len), lengths, scores = summed log-probabilities;
+        beam search adds the penalised scores and each row's ``width`` best hypotheses).
+        """
+        V = self.decode_vocab_size
+        opts = decoding.check_options(V, method, max_len, end_id, pad_id, skip_ids, width, length_penalty,
+                                      temperature, top_k, top_p, seed, rng)
+        state = self.decode_start(xs)
+        ids = decoding.check_start_ids("start_id", start_id, len(xs), V)
+        return decoding.run(self, state, ids, opts, _xp(self.params[0]))
+
+
+class Seq2seq(_Seq2seqDecoding, Model):
     """Encoder (TimeEmbedding + TimeLSTM) -> last h -> Decoder (TimeEmbedding + stateful
     TimeLSTM + TimeAffine) + TimeSoftmaxWithLoss.
 
@@ -228,6 +309,10 @@ class Seq2seq(Model):
         hs = self.encoder.forward(xs)
         return self.decoder.generate(self.encoder.final_state(hs), start_id, sample_size)
 
+    def decode_start(self, xs):
+        """The decoder's first decoding state, from the encoded source xs (N, Te)."""
+        return self.decoder.decode_start(self.encoder.final_state(self.encoder.forward(xs)))
+
 
 class PeekySeq2seq(Seq2seq):
     """Seq2seq whose decoder sees the encoder's h at every step (LSTM and affine inputs)."""
@@ -235,7 +320,7 @@ class PeekySeq2seq(Seq2seq):
     _decoder_cls = PeekyDecoder
 
 
-class AttentionSeq2seq(Model):
+class AttentionSeq2seq(_Seq2seqDecoding, Model):
     """Encoder (optionally bidirectional: TimeBiLSTM, H // 2 units each way) -> all states
     hs -> AttentionDecoder (starts from the encoder's final state, attends over hs with
     TimeAttention) + TimeSoftmaxWithLoss.
@@ -271,6 +356,11 @@ class AttentionSeq2seq(Model):
         run are left in ``attention_weights`` (N, sample_size, Te)."""
         hs = self.encoder.forward(xs)
         return self.decoder.generate(hs, self.encoder.final_state(hs), start_id, sample_size, self._mask(xs))
+
+    def decode_start(self, xs):
+        """(encoder states (N, Te, H), source mask or None, h = the encoder's final state, c = None)."""
+        hs = self.encoder.forward(xs)
+        return (hs, self._mask(xs), self.encoder.final_state(hs), None)
 
     @property
     def attention_weights(self):

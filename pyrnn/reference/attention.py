@@ -4,14 +4,36 @@ steps at once, and scaled dot-product (multi-head) attention.
 Masks are bool, True = attend. A masked score becomes -inf before the softmax,
 so its weight is exactly exp(-inf) = 0. A query whose keys are all masked gets
 all-zero weights (hence a zero output and zero gradients), not the 0/0 = NaN a
-plain softmax would give.
+plain softmax would give. A masked key contributes exactly nothing: its key and
+value rows are read as zeros (`hide_masked_keys`), so a NaN or Inf there reaches
+no output or gradient (a zero weight alone would not do: 0 * NaN = NaN), and the
+gradients of its rows are exactly 0.
 """
 from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from .._arrays import get_xp
-from .losses import softmax_backward, softmax_forward
+from .words import softmax_backward, softmax_forward
+
+
+def hide_masked_keys(x, mask, only_holes=False):
+    """x (N, T, d) keys/values, or (N, Hh, T, d) per head, with the rows of masked keys (mask (N, T)
+    False) set to 0: what every backend multiplies instead of x, so that a NaN or Inf in a padded
+    row cannot reach an output through its zero weight. x itself, with no pass over it, when mask is
+    None (or, on NumPy, keeps every key). `only_holes`: for kernels that already stop at each
+    sequence's last kept key (the C++ ones), x itself unless a masked key comes before a kept one."""
+    if mask is None:
+        return x
+    xp = get_xp(x)
+    if xp is np:  # cheap passes over the bool mask (on a GPU they would wait for the device)
+        gap = ~mask[:, :-1] & mask[:, 1:] if only_holes else ~mask
+        if not gap.any():
+            return x
+    keep = mask[:, None, :, None] if x.ndim == 4 else mask[:, :, None]
+    return xp.where(keep, x, xp.zeros((), dtype=x.dtype))
 
 
 def _masked_softmax(s, keep):
@@ -30,11 +52,17 @@ def _masked_softmax(s, keep):
     return e / z
 
 
-def attention_weights_forward(hs, hq, mask):
-    # hs (N, Te, H), hq (N, Td, H), mask (N, Te) or None -> a (N, Td, Te)
+def _weights(hs, hq, mask):
+    # hs (N, Te, H) with its masked rows hidden, hq (N, Td, H), mask (N, Te) or None -> a (N, Td, Te)
     s = hq @ hs.swapaxes(1, 2)  # s[n, t, e] = <hq[n, t], hs[n, e]>, every decoder step at once
     keep = None if mask is None else mask[:, None, :]  # the same keys for every query step
-    a = _masked_softmax(s, keep)
+    return _masked_softmax(s, keep)
+
+
+def attention_weights_forward(hs, hq, mask):
+    # hs (N, Te, H), hq (N, Td, H), mask (N, Te) or None -> a (N, Td, Te)
+    hs = hide_masked_keys(hs, mask)  # also for the backward's ds @ hs
+    a = _weights(hs, hq, mask)
     return a, (hs, hq, a)
 
 
@@ -58,9 +86,10 @@ def weighted_sum_backward(dc, saved):
 
 def attention_forward(hs, hq, mask, train):
     # hs (N, Te, H), hq (N, Td, H), mask (N, Te) or None -> c (N, Td, H), a (N, Td, Te)
-    a, saved_w = attention_weights_forward(hs, hq, mask)
+    hs = hide_masked_keys(hs, mask)  # the keys and the values
+    a = _weights(hs, hq, mask)
     c, saved_s = weighted_sum_forward(hs, a)
-    return c, a, ((saved_w, saved_s) if train else None)
+    return c, a, (((hs, hq, a), saved_s) if train else None)
 
 
 def attention_backward(dc, saved):
@@ -77,6 +106,7 @@ def sdpa_forward(q, k, v, mask, causal, train):
     Tq, dk = q.shape[2], q.shape[3]
     Tk = k.shape[2]
     scale = 1.0 / math.sqrt(dk) if dk else 1.0  # dk = 0: every score is 0 whatever the scale
+    k, v = hide_masked_keys(k, mask), hide_masked_keys(v, mask)  # kept for the backward too
     s = (q @ k.swapaxes(2, 3)) * scale  # (N, Hh, Tq, Tk)
     keep = None
     if mask is not None:

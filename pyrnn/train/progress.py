@@ -1,4 +1,6 @@
-"""Optional tqdm progress bars: without tqdm (or with ``enabled=False``) loops run bare."""
+"""Optional tqdm progress bars, on a terminal only: without tqdm, with ``enabled=False``, or when
+stderr is not a terminal (a log file, a pipe, CI) loops run bare, so a log gets no carriage-return
+frames; the callers print a line per epoch instead."""
 from __future__ import annotations
 
 import sys
@@ -39,9 +41,18 @@ def have_tqdm() -> bool:
     return _tqdm is not None
 
 
+def _stderr_is_terminal() -> bool:
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):  # replaced or closed stderr
+        return False
+
+
 def progress(iterable=None, total=None, desc=None, enabled=True, leave=False, **kwargs):
-    """tqdm(iterable, ...) when tqdm is installed and ``enabled``; otherwise a silent stand-in."""
-    if enabled and _tqdm is not None:
+    """tqdm(iterable, ...) when tqdm is installed, ``enabled`` and stderr is a terminal; otherwise
+    a silent stand-in. ``leave=False``: the bar is erased when the loop ends (the caller's epoch
+    line takes its place), so no unfinished last frame stays on screen."""
+    if enabled and _tqdm is not None and _stderr_is_terminal():
         return _tqdm(iterable, total=total, desc=desc, leave=leave, file=sys.stderr,
                      dynamic_ncols=True, **kwargs)
     return _NoBar(iterable, total=total)

@@ -29,37 +29,38 @@
 #include <limits>
 #include <vector>
 
-#include "pyrnn/activations.hpp"
-#include "pyrnn/blas.hpp"
-#include "pyrnn/threads.hpp"
+#include "pyrnn/core/activations.hpp"
+#include "pyrnn/core/blas.hpp"
+#include "pyrnn/core/index.hpp"
+#include "pyrnn/core/simd.hpp"
+#include "pyrnn/core/threads.hpp"
 
 // The row loops (exp, max, sums) are compiled for AVX-512, AVX2+FMA and baseline x86-64 and the loader
-// picks the best the CPU has (PYRNN_SIMD_CLONES, activations.hpp).
+// picks the best the CPU has (PYRNN_SIMD_CLONES, core/simd.hpp).
 
 namespace pyrnn {
-namespace attn {
-
-using idx = std::ptrdiff_t;
+namespace detail {
 
 // ---- row helpers ------------------------------------------------------------------------------------
 
-// e^x for the softmax rows: activations.hpp's exp_fast (Cephes expf, ~2 ulp, vectorizes), except that
+// e^x for the softmax rows: core/activations.hpp's exp_fast (Cephes expf, ~2 ulp, vectorizes), except that
 // x below -87.3 (e^x < 1.2e-38) gives exactly 0, so exp(-inf) = 0 as the masked softmax needs. The
 // factor (x >= -87.3) is 0 for tiny, -inf and NaN inputs; 0 * NaN keeps a NaN a NaN.
-__attribute__((always_inline)) inline float exp_(float x) {
+__attribute__((always_inline)) inline float softmax_exp(float x) {
   return exp_fast(x) * static_cast<float>(x >= -87.3f);
 }
-inline double exp_(double x) { return std::exp(x); }  // float64 is for gradient checks: libm
+inline double softmax_exp(double x) { return std::exp(x); }  // float64 is for gradient checks: libm
 
 constexpr int kLanes = 16;  // independent partial sums/maxima: a fixed order the compiler can vectorize
 
 // max over j < n of x[j] where keep[j] (keep null: all); -inf when none
 template <typename T>
-PYRNN_SIMD_CLONES T row_max(const T* __restrict__ x, idx n, const uint8_t* __restrict__ keep) {
+PYRNN_SIMD_CLONES T masked_row_max(const T* PYRNN_RESTRICT x, index_t n,
+                                    const uint8_t* PYRNN_RESTRICT keep) {
   const T ninf = -std::numeric_limits<T>::infinity();
   T acc[kLanes];
   for (int u = 0; u < kLanes; ++u) acc[u] = ninf;
-  idx j = 0;
+  index_t j = 0;
   for (; j + kLanes <= n; j += kLanes) {
     T v[kLanes];
     if (keep)
@@ -76,9 +77,9 @@ PYRNN_SIMD_CLONES T row_max(const T* __restrict__ x, idx n, const uint8_t* __res
 }
 
 template <typename T>
-PYRNN_SIMD_CLONES T row_sum(const T* __restrict__ x, idx n) {
+PYRNN_SIMD_CLONES T row_sum(const T* PYRNN_RESTRICT x, index_t n) {
   T acc[kLanes] = {};
-  idx j = 0;
+  index_t j = 0;
   for (; j + kLanes <= n; j += kLanes)
     for (int u = 0; u < kLanes; ++u) acc[u] += x[j + u];
   T s = 0;
@@ -88,9 +89,9 @@ PYRNN_SIMD_CLONES T row_sum(const T* __restrict__ x, idx n) {
 }
 
 template <typename T>
-PYRNN_SIMD_CLONES T row_dot(const T* __restrict__ x, const T* __restrict__ y, idx n) {
+PYRNN_SIMD_CLONES T row_dot(const T* PYRNN_RESTRICT x, const T* PYRNN_RESTRICT y, index_t n) {
   T acc[kLanes] = {};
-  idx j = 0;
+  index_t j = 0;
   for (; j + kLanes <= n; j += kLanes)
     for (int u = 0; u < kLanes; ++u) acc[u] += x[j + u] * y[j + u];
   T s = 0;
@@ -101,29 +102,30 @@ PYRNN_SIMD_CLONES T row_dot(const T* __restrict__ x, const T* __restrict__ y, id
 
 // s[j] <- exp(s[j] - m) for j < jlim where keep[j], else 0 (for every j < n)
 template <typename T>
-PYRNN_SIMD_CLONES void exp_masked(T* __restrict__ s, idx n, idx jlim, T m, const uint8_t* __restrict__ keep) {
-  jlim = std::max<idx>(0, std::min(jlim, n));
-  for (idx j = 0; j < jlim; ++j) s[j] = exp_(s[j] - m);
-  for (idx j = jlim; j < n; ++j) s[j] = T(0);
+PYRNN_SIMD_CLONES void exp_masked(T* PYRNN_RESTRICT s, index_t n, index_t jlim, T m,
+                                   const uint8_t* PYRNN_RESTRICT keep) {
+  jlim = std::max<index_t>(0, std::min(jlim, n));
+  for (index_t j = 0; j < jlim; ++j) s[j] = softmax_exp(s[j] - m);
+  for (index_t j = jlim; j < n; ++j) s[j] = T(0);
   if (keep)
-    for (idx j = 0; j < jlim; ++j) s[j] = keep[j] ? s[j] : T(0);
+    for (index_t j = 0; j < jlim; ++j) s[j] = keep[j] ? s[j] : T(0);
 }
 
 template <typename T>
-PYRNN_SIMD_CLONES void scale_row(T* __restrict__ x, idx n, T f) {
-  for (idx j = 0; j < n; ++j) x[j] *= f;
+PYRNN_SIMD_CLONES void scale_row(T* PYRNN_RESTRICT x, index_t n, T f) {
+  for (index_t j = 0; j < n; ++j) x[j] *= f;
 }
 
 // ds[j] <- p[j] * (ds[j] - d) * f   (softmax backward, in place on dp)
 template <typename T>
-PYRNN_SIMD_CLONES void softmax_grad_row(const T* __restrict__ p, T* __restrict__ ds, idx n, T d, T f) {
-  for (idx j = 0; j < n; ++j) ds[j] = p[j] * (ds[j] - d) * f;
+PYRNN_SIMD_CLONES void softmax_grad_row(const T* PYRNN_RESTRICT p, T* PYRNN_RESTRICT ds, index_t n, T d, T f) {
+  for (index_t j = 0; j < n; ++j) ds[j] = p[j] * (ds[j] - d) * f;
 }
 
 // One past the last key kept by mask row km (Tk keys); Tk when there is no mask.
-inline idx key_end(const uint8_t* km, idx Tk) {
+inline index_t key_end(const uint8_t* km, index_t Tk) {
   if (!km) return Tk;
-  idx e = Tk;
+  index_t e = Tk;
   while (e > 0 && !km[e - 1]) --e;
   return e;
 }
@@ -131,24 +133,24 @@ inline idx key_end(const uint8_t* km, idx Tk) {
 // a (R, C) rows, ld lda <- masked softmax over each row's C entries (keep (C) or null); a row with no
 // kept entry becomes all zeros
 template <typename T>
-void softmax_rows(idx R, idx C, T* a, idx lda, const uint8_t* keep) {
-  for (idx r = 0; r < R; ++r) {
+void softmax_rows(index_t R, index_t C, T* a, index_t lda, const uint8_t* keep) {
+  for (index_t r = 0; r < R; ++r) {
     T* row = a + r * lda;
-    const T m = row_max(row, C, keep);
+    const T m = masked_row_max(row, C, keep);
     if (m == -std::numeric_limits<T>::infinity()) {
       std::fill(row, row + C, T(0));
       continue;
     }
     exp_masked(row, C, C, m, keep);
     const T z = row_sum(row, C);  // >= 1: the max term is exp(0)
-    for (idx j = 0; j < C; ++j) row[j] /= z;
+    for (index_t j = 0; j < C; ++j) row[j] /= z;
   }
 }
 
 // ds (R, C) <- a * (ds - rowsum(a * ds))  (the softmax Jacobian applied to ds, in place)
 template <typename T>
-void softmax_backward_rows(idx R, idx C, const T* a, idx lda, T* ds, idx ldd) {
-  for (idx r = 0; r < R; ++r) {
+void softmax_backward_rows(index_t R, index_t C, const T* a, index_t lda, T* ds, index_t ldd) {
+  for (index_t r = 0; r < R; ++r) {
     const T* ar = a + r * lda;
     T* dr = ds + r * ldd;
     softmax_grad_row(ar, dr, C, row_dot(ar, dr, C), T(1));
@@ -156,7 +158,7 @@ void softmax_backward_rows(idx R, idx C, const T* a, idx lda, T* ds, idx ldd) {
 }
 
 template <typename T>
-std::vector<T>& scratch(int slot, size_t n) {
+std::vector<T>& thread_scratch(int slot, size_t n) {
   static thread_local std::vector<T> buf[3];
   if (buf[slot].size() < n) buf[slot].resize(n);
   return buf[slot];
@@ -167,20 +169,23 @@ std::vector<T>& scratch(int slot, size_t n) {
 // multiply-adds) is too small to pay for waking a worker. Each row is computed the same way whatever
 // chunk holds it: results do not depend on the split.
 template <typename F>
-void for_batches(idx N, double cost, F&& fn) {
+void for_batches(index_t N, double cost, F&& fn) {
   auto& pool = ThreadPool::instance();
   const double work = static_cast<double>(N) * cost;
-  const idx parts = static_cast<idx>(std::min<double>({static_cast<double>(N), 4.0 * pool.threads(), work / 65536.0}));
+  const index_t parts =
+      static_cast<index_t>(std::min<double>({static_cast<double>(N), 4.0 * pool.threads(), work / 65536.0}));
   if (parts <= 1 || pool.threads() <= 1) {
-    fn(idx(0), N);
+    fn(index_t(0), N);
     return;
   }
-  const idx chunk = (N + parts - 1) / parts;
+  const index_t chunk = (N + parts - 1) / parts;
   pool.run(static_cast<int>(parts), [&](int c) {
-    const idx b = std::min(N, c * chunk), e = std::min(N, (c + 1) * chunk);
+    const index_t b = std::min(N, c * chunk), e = std::min(N, (c + 1) * chunk);
     if (b < e) fn(b, e);
   });
 }
+
+}  // namespace detail
 
 // ---- 1. seq2seq attention, all decoder steps at once ---------------------------------------------------
 // Shapes: hs (N, Te, H) encoder states, hq (N, Td, H) queries, mask (N, Te) or null, a (N, Td, Te),
@@ -188,16 +193,17 @@ void for_batches(idx N, double cost, F&& fn) {
 
 // a = masked softmax(hq hs^T); c = a hs (c null: weights only)
 template <typename T>
-void attention_forward(idx N, idx Te, idx Td, idx H, const T* hs, const T* hq, const uint8_t* mask, T* a, T* c) {
-  for_batches(N, 2.0 * Td * Te * (H + 8), [&](idx n0, idx n1) {
-    for (idx n = n0; n < n1; ++n) {
+void attention_forward(index_t N, index_t Te, index_t Td, index_t H, const T* hs, const T* hq, const uint8_t* mask,
+                       T* a, T* c) {
+  detail::for_batches(N, 2.0 * Td * Te * (H + 8), [&](index_t n0, index_t n1) {
+    for (index_t n = n0; n < n1; ++n) {
       const T* hs_n = hs + n * Te * H;
       const uint8_t* km = mask ? mask + n * Te : nullptr;
-      const idx ke = key_end(km, Te);
+      const index_t ke = detail::key_end(km, Te);
       T* a_n = a + n * Td * Te;
       gemm<T>(false, true, Td, ke, H, T(1), hq + n * Td * H, H, hs_n, H, T(0), a_n, Te);
-      softmax_rows(Td, ke, a_n, Te, km);
-      for (idx t = 0; ke < Te && t < Td; ++t) std::fill(a_n + t * Te + ke, a_n + (t + 1) * Te, T(0));
+      detail::softmax_rows(Td, ke, a_n, Te, km);
+      for (index_t t = 0; ke < Te && t < Td; ++t) std::fill(a_n + t * Te + ke, a_n + (t + 1) * Te, T(0));
       if (c) gemm<T>(false, false, Td, H, ke, T(1), a_n, Te, hs_n, H, T(0), c + n * Td * H, H);
     }
   });
@@ -205,25 +211,25 @@ void attention_forward(idx N, idx Te, idx Td, idx H, const T* hs, const T* hq, c
 
 // dc (N, Td, H) -> dhs (N, Te, H), dhq (N, Td, H), given the forward's a
 template <typename T>
-void attention_backward(idx N, idx Te, idx Td, idx H, const T* hs, const T* hq, const T* a, const T* dc, T* dhs,
-                        T* dhq) {
-  for_batches(N, 5.0 * Td * Te * (H + 4), [&](idx n0, idx n1) {
-    for (idx n = n0; n < n1; ++n) {
+void attention_backward(index_t N, index_t Te, index_t Td, index_t H, const T* hs, const T* hq, const T* a,
+                        const T* dc, T* dhs, T* dhq) {
+  detail::for_batches(N, 5.0 * Td * Te * (H + 4), [&](index_t n0, index_t n1) {
+    for (index_t n = n0; n < n1; ++n) {
       const T *hs_n = hs + n * Te * H, *hq_n = hq + n * Td * H, *a_n = a + n * Td * Te, *dc_n = dc + n * Td * H;
       T *dhs_n = dhs + n * Te * H, *dhq_n = dhq + n * Td * H;
       // keys past the last nonzero weight column got weight 0 (masked): no gradient reaches them
-      idx ke = Te;
+      index_t ke = Te;
       while (ke > 0) {
         bool any = false;
-        for (idx t = 0; t < Td && !any; ++t) any = a_n[t * Te + ke - 1] != T(0);
+        for (index_t t = 0; t < Td && !any; ++t) any = a_n[t * Te + ke - 1] != T(0);
         if (any) break;
         --ke;
       }
-      std::vector<T>& ds = scratch<T>(0, static_cast<size_t>(Td * ke));
+      std::vector<T>& ds = detail::thread_scratch<T>(0, static_cast<size_t>(Td * ke));
       gemm<T>(true, false, ke, H, Td, T(1), a_n, Te, dc_n, H, T(0), dhs_n, H);          // WeightSum: a^T dc
       std::fill(dhs_n + ke * H, dhs_n + Te * H, T(0));
       gemm<T>(false, true, Td, ke, H, T(1), dc_n, H, hs_n, H, T(0), ds.data(), ke);     // da = dc hs^T
-      softmax_backward_rows(Td, ke, a_n, Te, ds.data(), ke);                             // ds
+      detail::softmax_backward_rows(Td, ke, a_n, Te, ds.data(), ke);                             // ds
       gemm<T>(true, false, ke, H, Td, T(1), ds.data(), ke, hq_n, H, T(1), dhs_n, H);    // += ds^T hq
       gemm<T>(false, false, Td, H, ke, T(1), ds.data(), ke, hs_n, H, T(0), dhq_n, H);   // dhq = ds hs
     }
@@ -232,13 +238,13 @@ void attention_backward(idx N, idx Te, idx Td, idx H, const T* hs, const T* hq, 
 
 // AttentionWeight backward: da (N, Td, Te) -> dhs, dhq
 template <typename T>
-void attention_weights_backward(idx N, idx Te, idx Td, idx H, const T* hs, const T* hq, const T* a, const T* da,
-                                T* dhs, T* dhq) {
-  for_batches(N, 2.0 * Td * Te * (H + 4), [&](idx n0, idx n1) {
-    for (idx n = n0; n < n1; ++n) {
-      std::vector<T>& ds = scratch<T>(0, static_cast<size_t>(Td * Te));
+void attention_weights_backward(index_t N, index_t Te, index_t Td, index_t H, const T* hs, const T* hq, const T* a,
+                                const T* da, T* dhs, T* dhq) {
+  detail::for_batches(N, 2.0 * Td * Te * (H + 4), [&](index_t n0, index_t n1) {
+    for (index_t n = n0; n < n1; ++n) {
+      std::vector<T>& ds = detail::thread_scratch<T>(0, static_cast<size_t>(Td * Te));
       std::memcpy(ds.data(), da + n * Td * Te, sizeof(T) * Td * Te);
-      softmax_backward_rows(Td, Te, a + n * Td * Te, Te, ds.data(), Te);
+      detail::softmax_backward_rows(Td, Te, a + n * Td * Te, Te, ds.data(), Te);
       gemm<T>(true, false, Te, H, Td, T(1), ds.data(), Te, hq + n * Td * H, H, T(0), dhs + n * Te * H, H);
       gemm<T>(false, false, Td, H, Te, T(1), ds.data(), Te, hs + n * Te * H, H, T(0), dhq + n * Td * H, H);
     }
@@ -247,18 +253,19 @@ void attention_weights_backward(idx N, idx Te, idx Td, idx H, const T* hs, const
 
 // WeightSum: c (N, Td, H) = a (N, Td, Te) @ hs (N, Te, H)
 template <typename T>
-void weighted_sum_forward(idx N, idx Te, idx Td, idx H, const T* hs, const T* a, T* c) {
-  for_batches(N, 1.0 * Td * Te * H, [&](idx n0, idx n1) {
-    for (idx n = n0; n < n1; ++n)
+void weighted_sum_forward(index_t N, index_t Te, index_t Td, index_t H, const T* hs, const T* a, T* c) {
+  detail::for_batches(N, 1.0 * Td * Te * H, [&](index_t n0, index_t n1) {
+    for (index_t n = n0; n < n1; ++n)
       gemm<T>(false, false, Td, H, Te, T(1), a + n * Td * Te, Te, hs + n * Te * H, H, T(0), c + n * Td * H, H);
   });
 }
 
 // WeightSum backward: dc (N, Td, H) -> dhs = a^T dc (N, Te, H), da = dc hs^T (N, Td, Te)
 template <typename T>
-void weighted_sum_backward(idx N, idx Te, idx Td, idx H, const T* hs, const T* a, const T* dc, T* dhs, T* da) {
-  for_batches(N, 2.0 * Td * Te * H, [&](idx n0, idx n1) {
-    for (idx n = n0; n < n1; ++n) {
+void weighted_sum_backward(index_t N, index_t Te, index_t Td, index_t H, const T* hs, const T* a, const T* dc,
+                           T* dhs, T* da) {
+  detail::for_batches(N, 2.0 * Td * Te * H, [&](index_t n0, index_t n1) {
+    for (index_t n = n0; n < n1; ++n) {
       gemm<T>(true, false, Te, H, Td, T(1), a + n * Td * Te, Te, dc + n * Td * H, H, T(0), dhs + n * Te * H, H);
       gemm<T>(false, true, Td, Te, H, T(1), dc + n * Td * H, H, hs + n * Te * H, H, T(0), da + n * Td * Te, Te);
     }
@@ -270,73 +277,110 @@ void weighted_sum_backward(idx N, idx Te, idx Td, idx H, const T* hs, const T* a
 // row bh / Hh; mask (batch, Tk) key padding or null; causal hides key j > query i (Tq == Tk);
 // out (BH, Tq, dv), lse (BH, Tq).
 
+namespace detail {
+
 // Block sizes (query rows, keys): PYRNN_SDPA_BQ / PYRNN_SDPA_BK override them (for measuring).
-inline idx env_block(const char* name, idx dflt) {
+inline index_t env_block_size(const char* name, index_t dflt) {
   const char* s = std::getenv(name);
   const long v = s ? std::atol(s) : 0;
-  return v >= 1 ? static_cast<idx>(v) : dflt;
+  return v >= 1 ? static_cast<index_t>(v) : dflt;
 }
-inline idx sdpa_block_q() {
-  static const idx b = env_block("PYRNN_SDPA_BQ", 128);
+inline index_t sdpa_block_q() {
+  static const index_t b = env_block_size("PYRNN_SDPA_BQ", 128);
   return b;
 }
-inline idx sdpa_block_k() {
-  static const idx b = env_block("PYRNN_SDPA_BK", 256);
+inline index_t sdpa_block_k() {
+  static const index_t b = env_block_size("PYRNN_SDPA_BK", 256);
   return b;
 }
 
-using pyrnn::run_tasks;  // threads.hpp
-
+// One (query block i0, key block j0) step of the SDPA backward for one head: recomputes
+// P = exp(S - lse) and dS = P * (dP - D) * scale, then adds P^T dout to dv_j and dS^T q to dk_j (dkv)
+// and/or dS k to dq_i (dq). Both schedules below call it with the same arguments per block pair, so
+// their results are bitwise the same.
 template <typename T>
-void sdpa_forward(idx BH, idx Hh, idx Tq, idx Tk, idx dk, idx dv, T scale, const T* q, const T* k, const T* v,
-                  const uint8_t* mask, bool causal, T* out, T* lse) {
-  const idx Bq = sdpa_block_q(), Bk = sdpa_block_k();
-  const idx nqb = (Tq + Bq - 1) / Bq;
+struct SdpaBwdHead {
+  index_t Tq, dk, dv;
+  T scale;
+  bool causal;
+  const uint8_t* km;  // key mask row of this head's batch row, or null
+  const T *q, *k, *v, *dout, *lse, *D;
+  T *dq, *dkk, *dvv;
+
+  // p, ds: (Bq, Bk) scratch
+  void block(index_t i0, index_t bq, index_t j0, index_t bk, T* p, T* ds, bool dkv, bool dqb) const {
+    const uint8_t* kp = km ? km + j0 : nullptr;
+    const T *qi = q + i0 * dk, *doi = dout + i0 * dv, *kj = k + j0 * dk, *vj = v + j0 * dv;
+    gemm<T>(false, true, bq, bk, dk, scale, qi, dk, kj, dk, T(0), p, bk);  // S
+    for (index_t r = 0; r < bq; ++r) {
+      const index_t jlim = causal ? std::max<index_t>(0, std::min(bk, i0 + r - j0 + 1)) : bk;
+      exp_masked(p + r * bk, bk, jlim, lse[i0 + r], kp);  // P = exp(S - lse)
+    }
+    if (dkv) gemm<T>(true, false, bk, dv, bq, T(1), p, bk, doi, dv, T(1), dvv + j0 * dv, dv);  // dv += P^T dout
+    gemm<T>(false, true, bq, bk, dv, T(1), doi, dv, vj, dv, T(0), ds, bk);                      // dP = dout v^T
+    for (index_t r = 0; r < bq; ++r) softmax_grad_row(p + r * bk, ds + r * bk, bk, D[i0 + r], scale);
+    if (dqb) gemm<T>(false, false, bq, dk, bk, T(1), ds, bk, kj, dk, T(1), dq + i0 * dk, dk);  // dq += dS k
+    if (dkv) gemm<T>(true, false, bk, dk, bq, T(1), ds, bk, qi, dk, T(1), dkk + j0 * dk, dk);  // dk += dS^T q
+  }
+};
+
+// The first query block a key block meets: causal skips blocks wholly above the diagonal.
+inline index_t first_query_block(bool causal, index_t j0, index_t Bq) { return causal ? (j0 / Bq) * Bq : 0; }
+
+}  // namespace detail
+
+// q (BH,Tq,dk), k (BH,Tk,dk), v (BH,Tk,dv), mask (batch,Tk)|null -> out (BH,Tq,dv), lse (BH,Tq)|null
+template <typename T>
+void sdpa_forward(index_t BH, index_t Hh, index_t Tq, index_t Tk, index_t dk, index_t dv, T scale, const T* q,
+                  const T* k, const T* v, const uint8_t* mask, bool causal, T* out, T* lse) {
+  const index_t Bq = detail::sdpa_block_q(), Bk = detail::sdpa_block_k();
+  const index_t nqb = (Tq + Bq - 1) / Bq;
   const double work = static_cast<double>(BH) * Tq * Tk * (dk + dv + 8);
   // tasks are taken first-come, heaviest (last causal query blocks) first
-  run_tasks(BH * nqb, work, [&](idx task) {
-    const idx bh = task / nqb, qb = nqb - 1 - task % nqb;
-    const idx i0 = qb * Bq, bq = std::min(Bq, Tq - i0);
+  run_tasks(BH * nqb, work, [&](index_t task) {
+    const index_t bh = task / nqb, qb = nqb - 1 - task % nqb;
+    const index_t i0 = qb * Bq, bq = std::min(Bq, Tq - i0);
     const uint8_t* km = mask ? mask + (bh / Hh) * Tk : nullptr;
-    idx ke = key_end(km, Tk);
+    index_t ke = detail::key_end(km, Tk);
     if (causal) ke = std::min(ke, i0 + bq);  // keys after the block's last query are never seen
     const T* qi = q + (bh * Tq + i0) * dk;
     T* o = out + (bh * Tq + i0) * dv;
-    std::vector<T>& sbuf = scratch<T>(0, static_cast<size_t>(bq * std::min(Bk, std::max<idx>(ke, 1))));
-    std::vector<T>& ml = scratch<T>(1, static_cast<size_t>(2 * bq));
+    std::vector<T>& sbuf =
+        detail::thread_scratch<T>(0, static_cast<size_t>(bq * std::min(Bk, std::max<index_t>(ke, 1))));
+    std::vector<T>& ml = detail::thread_scratch<T>(1, static_cast<size_t>(2 * bq));
     T* s = sbuf.data();
     T *m = ml.data(), *l = ml.data() + bq;
     const T ninf = -std::numeric_limits<T>::infinity();
     std::fill(m, m + bq, ninf);
     std::fill(l, l + bq, T(0));
     std::fill(o, o + bq * dv, T(0));
-    for (idx j0 = 0; j0 < ke; j0 += Bk) {
-      const idx bk = std::min(Bk, ke - j0);
+    for (index_t j0 = 0; j0 < ke; j0 += Bk) {
+      const index_t bk = std::min(Bk, ke - j0);
       const uint8_t* kp = km ? km + j0 : nullptr;
       gemm<T>(false, true, bq, bk, dk, scale, qi, dk, k + (bh * Tk + j0) * dk, dk, T(0), s, bk);
-      for (idx r = 0; r < bq; ++r) {
+      for (index_t r = 0; r < bq; ++r) {
         T* sr = s + r * bk;
-        const idx jlim = causal ? std::max<idx>(0, std::min(bk, i0 + r - j0 + 1)) : bk;
-        const T mb = row_max(sr, jlim, kp);
+        const index_t jlim = causal ? std::max<index_t>(0, std::min(bk, i0 + r - j0 + 1)) : bk;
+        const T mb = detail::masked_row_max(sr, jlim, kp);
         const T mn = mb > m[r] ? mb : m[r];
         if (mn == ninf) {  // nothing kept in this row so far
           std::fill(sr, sr + bk, T(0));
           continue;
         }
-        exp_masked(sr, bk, jlim, mn, kp);
+        detail::exp_masked(sr, bk, jlim, mn, kp);
         if (m[r] != mn) {
-          const T corr = m[r] == ninf ? T(0) : exp_(m[r] - mn);
+          const T corr = m[r] == ninf ? T(0) : detail::softmax_exp(m[r] - mn);
           l[r] *= corr;
-          scale_row(o + r * dv, dv, corr);
+          detail::scale_row(o + r * dv, dv, corr);
           m[r] = mn;
         }
-        l[r] += row_sum(sr, bk);
+        l[r] += detail::row_sum(sr, bk);
       }
       gemm<T>(false, false, bq, dv, bk, T(1), s, bk, v + (bh * Tk + j0) * dv, dv, T(1), o, dv);
     }
-    for (idx r = 0; r < bq; ++r) {
+    for (index_t r = 0; r < bq; ++r) {
       if (l[r] > T(0)) {
-        scale_row(o + r * dv, dv, T(1) / l[r]);
+        detail::scale_row(o + r * dv, dv, T(1) / l[r]);
         if (lse) lse[bh * Tq + i0 + r] = m[r] + std::log(l[r]);
       } else {
         std::fill(o + r * dv, o + (r + 1) * dv, T(0));
@@ -346,77 +390,46 @@ void sdpa_forward(idx BH, idx Hh, idx Tq, idx Tk, idx dk, idx dv, T scale, const
   });
 }
 
-// One (query block i0, key block j0) step of the SDPA backward for one head: recomputes
-// P = exp(S - lse) and dS = P * (dP - D) * scale, then adds P^T dout to dv_j and dS^T q to dk_j (dkv)
-// and/or dS k to dq_i (dq). Both schedules below call it with the same arguments per block pair, so
-// their results are bitwise the same.
+// saved: q, k, v, mask, out, lse (as sdpa_forward); grad in: dout (BH,Tq,dv)
+// -> dq (BH,Tq,dk), dkk (BH,Tk,dk), dvv (BH,Tk,dv)
 template <typename T>
-struct SdpaBwdHead {
-  idx Tq, dk, dv;
-  T scale;
-  bool causal;
-  const uint8_t* km;  // key mask row of this head's batch row, or null
-  const T *q, *k, *v, *dout, *lse, *D;
-  T *dq, *dkk, *dvv;
-
-  // p, ds: (Bq, Bk) scratch
-  void block(idx i0, idx bq, idx j0, idx bk, T* p, T* ds, bool dkv, bool dqb) const {
-    const uint8_t* kp = km ? km + j0 : nullptr;
-    const T *qi = q + i0 * dk, *doi = dout + i0 * dv, *kj = k + j0 * dk, *vj = v + j0 * dv;
-    gemm<T>(false, true, bq, bk, dk, scale, qi, dk, kj, dk, T(0), p, bk);  // S
-    for (idx r = 0; r < bq; ++r) {
-      const idx jlim = causal ? std::max<idx>(0, std::min(bk, i0 + r - j0 + 1)) : bk;
-      exp_masked(p + r * bk, bk, jlim, lse[i0 + r], kp);  // P = exp(S - lse)
-    }
-    if (dkv) gemm<T>(true, false, bk, dv, bq, T(1), p, bk, doi, dv, T(1), dvv + j0 * dv, dv);  // dv += P^T dout
-    gemm<T>(false, true, bq, bk, dv, T(1), doi, dv, vj, dv, T(0), ds, bk);                      // dP = dout v^T
-    for (idx r = 0; r < bq; ++r) softmax_grad_row(p + r * bk, ds + r * bk, bk, D[i0 + r], scale);
-    if (dqb) gemm<T>(false, false, bq, dk, bk, T(1), ds, bk, kj, dk, T(1), dq + i0 * dk, dk);  // dq += dS k
-    if (dkv) gemm<T>(true, false, bk, dk, bq, T(1), ds, bk, qi, dk, T(1), dkk + j0 * dk, dk);  // dk += dS^T q
-  }
-};
-
-// The first query block a key block meets: causal skips blocks wholly above the diagonal.
-inline idx first_query_block(bool causal, idx j0, idx Bq) { return causal ? (j0 / Bq) * Bq : 0; }
-
-template <typename T>
-void sdpa_backward(idx BH, idx Hh, idx Tq, idx Tk, idx dk, idx dv, T scale, const T* q, const T* k, const T* v,
-                   const uint8_t* mask, bool causal, const T* out, const T* lse, const T* dout, T* dq, T* dkk,
-                   T* dvv) {
-  const idx Bq = sdpa_block_q(), Bk = sdpa_block_k();
+void sdpa_backward(index_t BH, index_t Hh, index_t Tq, index_t Tk, index_t dk, index_t dv, T scale, const T* q,
+                   const T* k, const T* v, const uint8_t* mask, bool causal, const T* out, const T* lse,
+                   const T* dout, T* dq, T* dkk, T* dvv) {
+  const index_t Bq = detail::sdpa_block_q(), Bk = detail::sdpa_block_k();
   const double work = static_cast<double>(BH) * Tq * Tk * (2 * dk + 2 * dv + 8);
   std::vector<T> Dall(static_cast<size_t>(BH * Tq));  // D = rowsum(dout * out) = rowsum(P * dP)
-  auto head = [&](idx bh) {
-    SdpaBwdHead<T> h{Tq, dk, dv, scale, causal, mask ? mask + (bh / Hh) * Tk : nullptr,
+  auto head = [&](index_t bh) {
+    detail::SdpaBwdHead<T> h{Tq, dk, dv, scale, causal, mask ? mask + (bh / Hh) * Tk : nullptr,
                      q + bh * Tq * dk, k + bh * Tk * dk, v + bh * Tk * dv, dout + bh * Tq * dv, lse + bh * Tq,
                      Dall.data() + bh * Tq, dq + bh * Tq * dk, dkk + bh * Tk * dk, dvv + bh * Tk * dv};
     return h;
   };
-  auto prepare = [&](idx bh) {  // zero this head's gradients, compute its D
-    const SdpaBwdHead<T> h = head(bh);
+  auto prepare = [&](index_t bh) {  // zero this head's gradients, compute its D
+    const detail::SdpaBwdHead<T> h = head(bh);
     std::fill(h.dq, h.dq + Tq * dk, T(0));
     std::fill(h.dkk, h.dkk + Tk * dk, T(0));
     std::fill(h.dvv, h.dvv + Tk * dv, T(0));
     const T* oh = out + bh * Tq * dv;
     T* D = Dall.data() + bh * Tq;
-    for (idx i = 0; i < Tq; ++i) D[i] = row_dot(h.dout + i * dv, oh + i * dv, dv);
+    for (index_t i = 0; i < Tq; ++i) D[i] = detail::row_dot(h.dout + i * dv, oh + i * dv, dv);
   };
-  auto scratch_pd = [&](idx ke) {
-    const size_t n = static_cast<size_t>(std::min(Bq, Tq) * std::min(Bk, std::max<idx>(ke, 1)));
-    return std::make_pair(scratch<T>(0, n).data(), scratch<T>(1, n).data());
+  auto scratch_pd = [&](index_t ke) {
+    const size_t n = static_cast<size_t>(std::min(Bq, Tq) * std::min(Bk, std::max<index_t>(ke, 1)));
+    return std::make_pair(detail::thread_scratch<T>(0, n).data(), detail::thread_scratch<T>(1, n).data());
   };
   const int threads = ThreadPool::instance().threads();
-  const idx nkb = (Tk + Bk - 1) / Bk, nqb = (Tq + Bq - 1) / Bq;
+  const index_t nkb = (Tk + Bk - 1) / Bk, nqb = (Tq + Bq - 1) / Bq;
   if (BH >= threads || (nkb <= 1 && nqb <= 1) || work < 65536.0) {
     // one task per head: each owns its dq, dk, dv and walks key blocks, then query blocks, in order
-    run_tasks(BH, work, [&](idx bh) {
+    run_tasks(BH, work, [&](index_t bh) {
       prepare(bh);
-      const SdpaBwdHead<T> h = head(bh);
-      const idx ke = key_end(h.km, Tk);
+      const detail::SdpaBwdHead<T> h = head(bh);
+      const index_t ke = detail::key_end(h.km, Tk);
       if (ke == 0 || Tq == 0) return;
       auto [p, ds] = scratch_pd(ke);
-      for (idx j0 = 0; j0 < ke; j0 += Bk)
-        for (idx i0 = first_query_block(causal, j0, Bq); i0 < Tq; i0 += Bq)
+      for (index_t j0 = 0; j0 < ke; j0 += Bk)
+        for (index_t i0 = detail::first_query_block(causal, j0, Bq); i0 < Tq; i0 += Bq)
           h.block(i0, std::min(Bq, Tq - i0), j0, std::min(Bk, ke - j0), p, ds, true, true);
     });
     return;
@@ -427,24 +440,24 @@ void sdpa_backward(idx BH, idx Hh, idx Tq, idx Tk, idx dk, idx dv, T scale, cons
   // the parallelism). Each output block sums the same block pairs in the same order as one task per
   // head would, so the results do not depend on the schedule or the thread count.
   run_tasks(BH, 1e9, prepare);
-  run_tasks(BH * nkb, work, [&](idx t) {
-    const SdpaBwdHead<T> h = head(t / nkb);
-    const idx ke = key_end(h.km, Tk), j0 = (t % nkb) * Bk;
+  run_tasks(BH * nkb, work, [&](index_t t) {
+    const detail::SdpaBwdHead<T> h = head(t / nkb);
+    const index_t ke = detail::key_end(h.km, Tk), j0 = (t % nkb) * Bk;
     if (j0 >= ke || Tq == 0) return;
     auto [p, ds] = scratch_pd(ke);
-    for (idx i0 = first_query_block(causal, j0, Bq); i0 < Tq; i0 += Bq)
+    for (index_t i0 = detail::first_query_block(causal, j0, Bq); i0 < Tq; i0 += Bq)
       h.block(i0, std::min(Bq, Tq - i0), j0, std::min(Bk, ke - j0), p, ds, true, false);
   });
-  run_tasks(BH * nqb, work, [&](idx t) {
-    const SdpaBwdHead<T> h = head(t / nqb);
-    const idx ke = key_end(h.km, Tk), i0 = (t % nqb) * Bq;
+  run_tasks(BH * nqb, work, [&](index_t t) {
+    const detail::SdpaBwdHead<T> h = head(t / nqb);
+    const index_t ke = detail::key_end(h.km, Tk), i0 = (t % nqb) * Bq;
     if (ke == 0) return;
     auto [p, ds] = scratch_pd(ke);
-    for (idx j0 = 0; j0 < ke; j0 += Bk)
-      if (first_query_block(causal, j0, Bq) <= i0)
+    for (index_t j0 = 0; j0 < ke; j0 += Bk)
+      if (detail::first_query_block(causal, j0, Bq) <= i0)
         h.block(i0, std::min(Bq, Tq - i0), j0, std::min(Bk, ke - j0), p, ds, false, true);
   });
 }
 
-}  // namespace attn
+
 }  // namespace pyrnn

@@ -1,0 +1,14 @@
+// The norm ops of pyrnn._cuda (kernels/include/pyrnn_cuda/norm.cuh).
+#include "bindings.cuh"
+#include "pyrnn_cuda/norm.cuh"
+
+namespace pyrnn_cuda {
+
+void bind_norm(pybind11::module_& m) {
+  // the rows per dgamma/dbeta partial: layer_norm_backward's `part` is (ceil(R / this), 2, D) float64
+  m.attr("layer_norm_rows_per_chunk") = kLayerNormRowsPerChunk;
+  PYRNN_CUDA_BIND_OP(m, layer_norm_forward, LayerNormForwardArgs);
+  PYRNN_CUDA_BIND_OP(m, layer_norm_backward, LayerNormBackwardArgs);
+}
+
+}  // namespace pyrnn_cuda

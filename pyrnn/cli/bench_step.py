@@ -1,0 +1,131 @@
+"""`pyrnn bench --step`: one recurrent step (T = 1), inference, as decoding and streaming run it,
+measured in one run.
+
+For each (N, H = D), float32, an LSTM step four ways:
+  layer   a stateful TimeLSTM.forward on (N, 1, D) (the book's way to step a layer; it trains by
+          default, so it saves what a backward needs);
+  step    pyrnn.ops.lstm_step(x, h, c, Wx, Wh, b) (inference: nothing saved);
+  numpy   the same step written in plain NumPy: x Wx + h Wh + b, then the gate math;
+  torch   torch.nn.LSTM on (N, 1, D) under torch.no_grad(), carrying (h, c), when installed.
+Timed in rounds (one call of each per round, bench_torch._timeit_rounds), so all see the same machine.
+Ratios to quote: step / numpy (<= 1.5 is the target) and torch / step (> 1: pyrnn faster).
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from .. import ops
+from .bench import environment, torch_note, torch_version
+from .bench_torch import _timeit_rounds, threads
+
+SHAPES = [(1, 256), (1, 1024), (32, 256)]  # (N, H = D)
+QUICK_SHAPES = [(2, 16)]
+
+
+@dataclass
+class StepRow:
+    N: int
+    H: int
+    layer_us: float
+    step_us: float
+    numpy_us: float
+    torch_us: float | None
+
+    @property
+    def vs_numpy(self):
+        return self.step_us / self.numpy_us
+
+    @property
+    def vs_torch(self):
+        return None if self.torch_us is None else self.torch_us / self.step_us
+
+
+def _sigmoid(z):
+    return 1 / (1 + np.exp(-z))
+
+
+def run(shapes=SHAPES, repeat=50, torch=True, progress=print):
+    from ..layers import TimeLSTM
+    if torch and torch_version() is not None:
+        import torch as _torch
+        _torch.set_num_threads(threads())
+    else:
+        torch = False
+    rows = []
+    for N, H in shapes:
+        D = H
+        rng = np.random.default_rng(0)
+        Wx = (rng.standard_normal((D, 4 * H)) / np.sqrt(D)).astype(np.float32)
+        Wh = (rng.standard_normal((H, 4 * H)) / np.sqrt(H)).astype(np.float32)
+        b = np.zeros(4 * H, np.float32)
+        x = rng.standard_normal((N, D)).astype(np.float32)
+        layer = TimeLSTM(Wx, Wh, b, stateful=True)
+        xs = x[:, None, :]
+        state = {"pyrnn": (None, None), "numpy": (np.zeros((N, H), np.float32), np.zeros((N, H), np.float32))}
+
+        def step():
+            state["pyrnn"] = ops.lstm_step(x, *state["pyrnn"], Wx, Wh, b)
+
+        def numpy_step():
+            h, c = state["numpy"]
+            a = x @ Wx + h @ Wh + b
+            f, g, i, o = _sigmoid(a[:, :H]), np.tanh(a[:, H:2 * H]), _sigmoid(a[:, 2 * H:3 * H]), _sigmoid(a[:, 3 * H:])
+            c = f * c + g * i
+            state["numpy"] = (o * np.tanh(c), c)
+
+        fns = [lambda: layer.forward(xs), step, numpy_step]
+        if torch:
+            import torch as _torch
+            net = _torch.nn.LSTM(D, H, batch_first=True)
+            xt, carried = _torch.from_numpy(xs), [None]
+
+            def torch_step():
+                with _torch.no_grad():
+                    carried[0] = net(xt, carried[0])[1]
+            fns.append(torch_step)
+        times = [1e3 * t for t in _timeit_rounds(fns, repeat)]  # ms -> us
+        row = StepRow(N, H, *times[:3], times[3] if torch else None)
+        rows.append(row)
+        if progress:
+            progress(format_row(row))
+    return rows
+
+
+HEADER = (f"{'N, H=D':<10}{'layer us':>10}{'step us':>9}{'numpy us':>10}{'torch us':>10}"
+          f"{'step/numpy':>11}{'vs torch':>9}")
+
+
+def format_row(r: StepRow) -> str:
+    torch_us = f"{r.torch_us:10.1f}" if r.torch_us is not None else f"{'-':>10}"
+    vs = f"{r.vs_torch:8.2f}x" if r.vs_torch is not None else f"{'-':>9}"
+    return (f"{f'{r.N}, {r.H}':<10}{r.layer_us:10.1f}{r.step_us:9.1f}{r.numpy_us:10.1f}{torch_us}"
+            f"{r.vs_numpy:10.2f}x{vs}")
+
+
+def cli(args) -> int:
+    """`pyrnn bench --step` (honours --quick, --repeat, --no-torch, --json)."""
+    print("pyrnn bench --step: one LSTM step (T = 1), float32, median us per call, timed in rounds")
+    print("  layer = stateful TimeLSTM.forward on (N, 1, D) (trains: saves for backward); step = "
+          "ops.lstm_step (inference); numpy = the same step in plain NumPy")
+    print("  " + torch_note(not args.no_torch, "torch.nn.LSTM under no_grad, state carried,"))
+    print(f"  threads  {threads()} for each library (PYRNN_NUM_THREADS, else all cores)")
+    try:
+        print(f"  load average {' '.join(f'{v:.2f}' for v in os.getloadavg())}, {os.cpu_count()} CPUs")
+    except OSError:
+        pass
+    print(HEADER, flush=True)
+    rows = run(shapes=QUICK_SHAPES if args.quick else SHAPES, repeat=5 if args.quick else max(args.repeat, 50),
+               torch=not args.no_torch, progress=lambda line: print(line, flush=True))
+    if args.json:
+        path = args.json if args.json != "benchmarks/results/cpu.json" else "benchmarks/results/step.json"
+        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+        with open(path, "w") as f:
+            json.dump({"environment": dict(environment(), threads=threads()),
+                       "rows": [dict(asdict(r), vs_numpy=r.vs_numpy, vs_torch=r.vs_torch) for r in rows]}, f,
+                      indent=2)
+        print(f"wrote {path}")
+    return 0
