@@ -16,6 +16,7 @@ mean over equal shards). Process 0 prints per-epoch loss, time and held-out accu
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import tempfile
 import time
@@ -165,9 +166,24 @@ def worker(rank, world_size, args, init_method, local_rank=None):
             if args.save:
                 torch.save(model.state_dict(), args.save)
             print(f"held-out accuracy: {acc:.4f}", flush=True)
+        if world_size > 1:
+            dist.barrier()  # no collective in flight when the group goes
     finally:
         if world_size > 1:
-            dist.destroy_process_group()
+            _leave(dist)
+
+
+def _leave(dist):
+    """Tear the process group down while this interpreter is fully alive. A rank that exits while
+    gloo's worker threads still hold work (tensors with Python references) dies at interpreter
+    shutdown: the thread reaches for the GIL, is unwound, and std::terminate aborts the process
+    (SIGABRT, "terminate called without an active exception"; seen once in CI). So: wait for every
+    rank (the caller's barrier, on success only: a rank that failed must not wait on one
+    blocked in a collective), free the DDP wrapper that holds the group (it sits in
+    reference cycles, so it outlives train() until the collector runs), then destroy the group, which joins gloo's threads here and now."""
+    gc.collect()
+    dist.destroy_process_group()
+    gc.collect()
 
 
 def spawn(args, nproc):
