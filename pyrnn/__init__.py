@@ -6,7 +6,11 @@
     with pyrnn.check_finite(): ...                     # raise at the first NaN/Inf (PYRNN_CHECK_FINITE=1)
     pyrnn.gradcheck(layer, xs)                         # finite-difference check
 """
-from importlib.metadata import PackageNotFoundError, version as _version
+from ._process import configure_cli_process
+
+configure_cli_process()  # before anything imports NumPy: the `pyrnn` command's process-wide settings
+
+from importlib.metadata import PackageNotFoundError, version as _version  # noqa: E402
 
 try:
     __version__ = _version("pyrnn")

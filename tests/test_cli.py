@@ -200,6 +200,8 @@ def test_python_started_in_the_source_tree_says_so_once():
     """From the repository's root, `import pyrnn` finds the source tree, which has no compiled
     modules: pyrnn says so once on stderr, and `pyrnn info` gives that as the reason cpp is
     unusable (not "not built"). From anywhere else: no such warning."""
+    if os.path.dirname(os.path.abspath(pyrnn.__file__)) == os.path.join(REPO, "pyrnn"):
+        pytest.skip("an editable install: the source tree is the installed copy and has the compiled modules")
     here = subprocess.run([sys.executable, "-c", "import pyrnn, pyrnn.layers, pyrnn.ops"],
                           capture_output=True, text=True, cwd=REPO)
     assert here.returncode == 0, here.stderr
@@ -306,3 +308,56 @@ def test_demo_date_gnmt_smoke(tmp_path):
     assert "GNMT-style seq2seq, 3 layers a side, dropout 0.1" in out.stdout
     assert out.stdout.strip().splitlines()[-1].startswith("exact-match accuracy: ")
     assert_labelled_heat_map(tmp_path / "date_attention.png")
+
+
+# --- the `pyrnn` command's process-wide setting for NumPy's OpenBLAS threads (pyrnn/_process.py) ---
+
+@pytest.mark.parametrize("argv, expected", [
+    (["/v/bin/python", "/v/bin/pyrnn", "bench"], True),
+    (["python", "-m", "pyrnn", "info"], True),
+    (["python", "-m", "pyrnn"], True),
+    (["python", "-X", "importtime", "-E", "-m", "pyrnn.cli", "info"], True),
+    (["python", "-m", "pytest", "tests"], False),
+    (["python", "-c", "import pyrnn"], False),
+    (["python", "train.py", "-m", "pyrnn"], False),  # a user's script, whatever its arguments
+    (["python"], False),
+])
+def test_started_as_cli(argv, expected):
+    from pyrnn._process import started_as_cli
+    assert started_as_cli(argv) is expected
+
+
+def _numpy_uses_openblas():
+    from pyrnn._process import _numpy_openblas_timeout
+    return _numpy_openblas_timeout() is not None
+
+
+def test_the_pyrnn_command_puts_numpy_blas_threads_to_sleep_and_a_library_import_does_not():
+    """`pyrnn info` reports what NumPy's OpenBLAS itself read at load (its openblas_thread_timeout):
+    4 in the command, the user's value where they set one, untouched by a plain `import pyrnn`."""
+    if not _numpy_uses_openblas():
+        pytest.skip("NumPy's BLAS here is not an OpenBLAS (nothing spins; nothing to set)")
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_THREAD_TIMEOUT"}
+    d = json.loads(run("info", "--json", env=env).stdout)
+    assert d["numpy_blas_threads_wait"].startswith("OPENBLAS_THREAD_TIMEOUT=4 "), d["numpy_blas_threads_wait"]
+    d = json.loads(run("info", "--json", env=dict(env, OPENBLAS_THREAD_TIMEOUT="12")).stdout)
+    assert d["numpy_blas_threads_wait"].startswith("OPENBLAS_THREAD_TIMEOUT=12 "), d["numpy_blas_threads_wait"]
+    code = ("import os, pyrnn; from pyrnn._process import blas_spin_setting; "
+            "print(os.environ.get('OPENBLAS_THREAD_TIMEOUT'), '|', blas_spin_setting())")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                         cwd=tempfile.gettempdir())
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("None | spin"), out.stdout
+
+
+def test_bench_blas_spin_quick(tmp_path):
+    """A smoke run of `pyrnn bench --blas-spin` (no speed asserted): both settings, every column."""
+    out_json = tmp_path / "spin.json"
+    out = run("bench", "--blas-spin", "--quick", "--json", str(out_json))
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "after/alone" in out.stdout and "4 (the pyrnn command)" in out.stdout, out.stdout
+    rows = json.loads(out_json.read_text())["rows"]
+    assert [r["OPENBLAS_THREAD_TIMEOUT"] for r in rows] == [None, "4"]
+    assert all(r["alone_ms"] > 0 and r["after_ms"] > 0 and r["matmul_us"] > 0 for r in rows)
+    if _numpy_uses_openblas():  # the child's NumPy took the setting (0: unset)
+        assert [r["openblas_read"] for r in rows] == [0, 4]

@@ -159,6 +159,9 @@ def _cmd_bench(args) -> int:
     if args.step:
         from . import bench_step
         return bench_step.cli(args)
+    if args.blas_spin:
+        from . import bench_blas_spin
+        return bench_blas_spin.cli(args)
     if args.gpu:
         from . import bench_gpu
         if args.json == _CPU_JSON:  # bare --json: the GPU bench's own default path
@@ -253,6 +256,9 @@ def main(argv=None) -> int:
     pb.add_argument("--step", action="store_true",
                     help="time one LSTM step (T = 1, inference: decoding, streaming) instead: TimeLSTM, "
                          "ops.lstm_step, the same step in plain NumPy and torch.nn.LSTM under no_grad")
+    pb.add_argument("--blas-spin", action="store_true",
+                    help="time what NumPy's spinning OpenBLAS threads cost pyrnn: LSTM fwd+bwd alone and after a "
+                         "NumPy matmul, with OPENBLAS_THREAD_TIMEOUT unset and at 4 (fresh processes)")
     pb.add_argument("--gpu", action="store_true",
                     help="time pyrnn on CuPy arrays (the CUDA backend) against PyTorch's cuDNN LSTM/GRU, "
                          "fwd+bwd float32; writes benchmarks/results/gpu-<device>.json")

@@ -7,7 +7,9 @@ For each (N, H = D), float32, an LSTM step four ways:
   step    pyrnn.ops.lstm_step(x, h, c, Wx, Wh, b) (inference: nothing saved);
   numpy   the same step written in plain NumPy: x Wx + h Wh + b, then the gate math;
   torch   torch.nn.LSTM on (N, 1, D) under torch.no_grad(), carrying (h, c), when installed.
-Timed in rounds (one call of each per round, bench_torch._timeit_rounds), so all see the same machine.
+pyrnn's and NumPy's are timed in rounds (one call of each per round, bench_torch._timeit_rounds), so
+they see the same machine; torch's after them, in its own rounds (its spinning OpenMP workers would
+otherwise slow the calls that follow its own).
 Ratios to quote: step / numpy (<= 1.5 is the target) and torch / step (> 1: pyrnn faster).
 """
 from __future__ import annotations
@@ -87,8 +89,12 @@ def run(shapes=SHAPES, repeat=50, torch=True, progress=print):
                 with _torch.no_grad():
                     carried[0] = net(xt, carried[0])[1]
             fns.append(torch_step)
-        times = [1e3 * t for t in _timeit_rounds(fns, repeat)]  # ms -> us
-        row = StepRow(N, H, *times[:3], times[3] if torch else None)
+        # pyrnn and NumPy in rounds; torch after, alone: its OpenMP workers spin after each call and
+        # took the cores from the next call in the round (pyrnn's step at (1, 256): 50 us without torch
+        # in the rounds, 190 us with it)
+        times = [1e3 * t for t in _timeit_rounds(fns[:3], repeat)]  # ms -> us
+        torch_us = 1e3 * _timeit_rounds(fns[3:], repeat)[0] if torch else None
+        row = StepRow(N, H, *times, torch_us)
         rows.append(row)
         if progress:
             progress(format_row(row))

@@ -7,6 +7,7 @@ import platform
 import numpy as np
 
 from .. import __version__, backends
+from .._process import blas_spin_setting
 
 
 def _numpy_blas() -> str:
@@ -27,6 +28,7 @@ def info() -> dict:
         "python": platform.python_version(),
         "numpy": np.__version__,
         "numpy_blas": _numpy_blas(),
+        "numpy_blas_threads_wait": blas_spin_setting(),
         "cpu_count": os.cpu_count(),
         "backends": status,
         "default_numpy": next((n for n in backends.NUMPY_ORDER if status[n][0]), None),
@@ -39,6 +41,7 @@ def format_info(d: dict) -> str:
     lines = [
         f"pyrnn {d['version']}  (Python {d['python']}, NumPy {d['numpy']})",
         f"CPU threads: {d['cpu_count']}   NumPy BLAS: {d['numpy_blas']}",
+        f"NumPy BLAS threads after a call: {d['numpy_blas_threads_wait']}",
         "backends:",
     ]
     for name, (ok, detail) in d["backends"].items():
