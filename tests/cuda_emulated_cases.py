@@ -28,6 +28,7 @@ import numpy as np
 
 from test_backend_vs_reference import OPS, SHAPES, VARIANTS, assert_close, make_case, names
 from test_layer_norm_backends import SHAPES as LN_SHAPES, case as ln_case
+from test_lengths import packed_case, run_packed
 
 DTYPES = {"f32": np.float32, "f64": np.float64}
 # beyond the CPU suite's shapes: several thread blocks per step and column-sum blocks, and the
@@ -66,6 +67,7 @@ def case_ids():
     ids = [f"{op}/{'x'.join(map(str, s))}/{''.join(str(int(f)) for f in v)}/{dt}"
            for op, s, v, dt in itertools.product(OPS, SHAPES + EXTRA_SHAPES, VARIANTS, DTYPES)]
     ids += [f"{op}/inference/{dt}" for op, dt in itertools.product(OPS, DTYPES)]
+    ids += [f"{op}/packed/{dt}" for op, dt in itertools.product(OPS, DTYPES)]  # the packed ops (lengths)
     ids += [f"attention/{'x'.join(map(str, s))}/{m}/{dt}"
             for s, m, dt in itertools.product(ATTN_SHAPES + ATTN_CORNERS, ATTN_MASKS, DTYPES) if s[0] or m == "none"]
     ids += [f"attention/{'x'.join(map(str, s))}/nan-in-padding/{dt}" for s, dt in itertools.product(NAN_ATTN_SHAPES, DTYPES)]
@@ -155,6 +157,11 @@ def check_attention(backend, case_id):
 
     op, what, *rest = case_id.split("/")
     dtype = DTYPES[rest[-1]]
+    if what == "packed":
+        c = packed_case(op, dtype)
+        for k, (got, want) in enumerate(zip(run_packed(backend, c), run_packed(reference, c))):
+            assert_close(got, want, dtype, f"{op}_packed result {k}")
+        return
     if what == "inference":
         hs, hq, _, _, mask = s2s_case((3, 7, 5, 9), dtype, "padding")
         c, a, saved = backend.attention_forward(hs, hq, mask, False)
@@ -370,6 +377,11 @@ def check(backend, case_id):
     if op in ("sdpa", "sdpa_stream"):
         return check_sdpa(backend, case_id)
     dtype = DTYPES[rest[-1]]
+    if what == "packed":
+        c = packed_case(op, dtype)
+        for k, (got, want) in enumerate(zip(run_packed(backend, c), run_packed(reference, c))):
+            assert_close(got, want, dtype, f"{op}_packed result {k}")
+        return
     if what == "inference":
         c = make_case(op, (3, 7, 13, 9), dtype)
         fwd, _ = run(backend, op, c, train=False)

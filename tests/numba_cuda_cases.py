@@ -35,13 +35,14 @@ DROPOUT_RATIOS = [0.0, 0.5, 0.9]
 
 
 def case_ids():
-    """Every case id: 'op/NxTxDxH/bias-state-dhT/dtype', inference, strided and empty runs of the
-    recurrent ops, 'embedding/idx shape/dtype' and 'dropout/ratio/global|generator/dtype'."""
+    """Every case id: 'op/NxTxDxH/bias-state-dhT/dtype', inference, strided, empty and packed runs of
+    the recurrent ops, 'embedding/idx shape/dtype' and 'dropout/ratio/global|generator/dtype'."""
     ids = []
     for op, shape, v, dt in itertools.product(OPS, SHAPES, VARIANTS, DTYPES):
         ids.append(f"{op}/{'x'.join(map(str, shape))}/{''.join(str(int(f)) for f in v)}/{dt}")
     for op, dt in itertools.product(OPS, DTYPES):
         ids += [f"{op}/{kind}/{dt}" for kind in SPECIAL]
+        ids.append(f"{op}/packed/{dt}")  # the packed ops (what `lengths` runs), test_lengths.packed_case
     for dt in DTYPES:
         ids += [f"embedding/{'x'.join(map(str, s))}/{dt}" for s in EMBEDDING_IDX]
         ids += [f"dropout/{r}/{g}/{dt}" for r in DROPOUT_RATIOS for g in ("global", "generator")]
@@ -114,6 +115,14 @@ def check(case_id, api, to_device, to_numpy):
     op, kind, dtype = parts[0], parts[1], parts[-1]
     if op in ("embedding", "dropout"):
         return _check_word_op(case_id, api, to_device, to_numpy)
+    if kind == "packed":
+        from pyrnn import reference
+        from test_lengths import packed_case, run_packed
+
+        c = packed_case(op, np.dtype(dtype).type)
+        dev = dict(c, args=tuple(a if k == 1 else to_device(a) for k, a in enumerate(c["args"])),  # batch_sizes: host
+                   states=[to_device(a) for a in c["states"]], douts=[to_device(a) for a in c["douts"]])
+        return _compare(run_packed(api, dev), run_packed(reference, c), dtype, to_numpy)
     grads_in = True
     if kind in SPECIAL:
         c = make_case(op, SPECIAL[kind], dtype)

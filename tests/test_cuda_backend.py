@@ -126,6 +126,36 @@ def test_larger_shapes_match_reference(op, dtype):
 @gpu
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
 @pytest.mark.parametrize("op", list(OPS))
+def test_packed_ops_and_lengths_run_on_cuda_and_match_reference(op, dtype):
+    """The packed ops (test_lengths.packed_case) on CuPy arrays run on the cuda backend (its
+    whole-sequence kernels per run of equal steps), as does a padded batch with `lengths`."""
+    from test_lengths import packed_case, run_packed
+    _cuda_usable()
+    c = packed_case(op, dtype)
+    dev = dict(c, args=tuple(a if k == 1 else cp.asarray(a) for k, a in enumerate(c["args"])),
+               states=[cp.asarray(a) for a in c["states"]], douts=[cp.asarray(a) for a in c["douts"]])
+    with pyrnn.use_backend("cuda"):
+        got = run_packed(ops, dev)
+    for k, (g, w) in enumerate(zip(got, run_packed(backends.get("reference"), c))):
+        assert_close(cp.asnumpy(g), w, dtype, f"cuda {op}_packed result {k}")
+    m = make_case(op, (6, 7, 5, 4), dtype)
+    lengths = np.array([7, 0, 3, 1, 7, 3])
+    args = [cp.asarray(m[k]) for k in ("xs", "Wx", "Wh", "b")]
+    name = op.split("_")[0]
+    fwd = getattr(ops, f"{name}_forward")
+    kw = dict(reset_after=OPS[op][1]) if name == "gru" else {}
+    *outs, saved = fwd(*args, lengths=lengths, **kw)
+    ran = saved.saved.backend.NAME  # a padded batch with lengths saves the packed op's saved
+    assert ran == "cuda", f"{op} with lengths ran on {ran}, not cuda"
+    with pyrnn.use_backend("reference"):
+        *want, _ = fwd(*(m[k] for k in ("xs", "Wx", "Wh", "b")), lengths=lengths, **kw)
+    for k, (g, w) in enumerate(zip(outs, want)):
+        assert_close(cp.asnumpy(g), w, dtype, f"cuda {op} with lengths, output {k}")
+
+
+@gpu
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+@pytest.mark.parametrize("op", list(OPS))
 def test_inference_mode_saves_nothing_and_matches(op, dtype):
     _cuda_usable()
     c = make_case(op, (3, 7, 13, 9), dtype)

@@ -89,30 +89,58 @@ def test_each_row_as_if_alone(backend, op, li, dtype):
         _close(got, None if want is None else want.astype(dtype), dtype, f"{op} {name} (the rows' sum)")
 
 
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("op", ["rnn", "lstm", "gru", "gru_reset_after"])
-@pytest.mark.parametrize("backend", [b for b in BACKENDS if b != "reference"])
-def test_packed_ops_against_the_reference(backend, op, dtype):
-    """The packed ops themselves (PyTorch's PackedSequence layout), states in and out."""
-    rng = np.random.default_rng(3)
+def packed_case(op, dtype, seed=3):
+    """A packed batch of 5 sequences (lengths 7, 6, 4, 4, 2: a run of equal sizes, single steps,
+    a step where 2 sequences end), D = 3, H = 6, with initial states and every output's gradient."""
+    rng = np.random.default_rng(seed)
     batch_sizes = np.array([5, 5, 4, 4, 2, 1, 1])
     P, D, H = int(batch_sizes.sum()), 3, 6
     gates, reset_after = OPS[op]
     r = lambda *s: rng.standard_normal(s).astype(dtype) / 2  # noqa: E731
     b = r(2, gates * H) if reset_after else r(gates * H)
-    args = (r(P, D), batch_sizes, r(D, gates * H), r(H, gates * H), b)
     name = op.split("_")[0]
     states = [r(5, H)] + ([r(5, H)] if name == "lstm" else [])
-    extra = (reset_after,) if name == "gru" else ()
-    douts = [r(P, H)] + [r(5, H) for _ in states]
+    return dict(name=name, args=(r(P, D), batch_sizes, r(D, gates * H), r(H, gates * H), b), states=states,
+                extra=(reset_after,) if name == "gru" else (), douts=[r(P, H)] + [r(5, H) for _ in states])
+
+
+def run_packed(api, c):
+    """The packed forward and backward of `api` (pyrnn.ops, or a backend module: the same positional
+    arguments) on packed_case's c: outputs, then gradients."""
+    *outs, saved = getattr(api, f"{c['name']}_packed_forward")(*c["args"], *c["states"], *c["extra"], True)
+    grads = getattr(api, f"{c['name']}_packed_backward")(*c["douts"], saved)
+    return list(outs) + list(grads)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("op", ["rnn", "lstm", "gru", "gru_reset_after"])
+@pytest.mark.parametrize("backend", [b for b in BACKENDS if b != "reference"])
+def test_packed_ops_against_the_reference(backend, op, dtype):
+    """The packed ops themselves (PyTorch's PackedSequence layout), states in and out."""
+    c = packed_case(op, dtype)
     results = []
     for be in (backend, "reference"):
         with pyrnn.use_backend(be):
-            *outs, saved = getattr(ops, f"{name}_packed_forward")(*args, *states, *extra)
-            grads = getattr(ops, f"{name}_packed_backward")(*douts, saved)
-        results.append(list(outs) + list(grads))
+            results.append(run_packed(ops, c))
     for k, (got, want) in enumerate(zip(*results)):
         _close(got, want, dtype, f"{op}_packed result {k}")
+
+
+@pytest.mark.parametrize("backend", sorted(set(backends.backend_status()) - {"reference"}))
+def test_every_backend_runs_packed_and_lengths_ops_itself(backend):
+    """A backend with the whole-sequence recurrent ops has the packed ones too (its own kernel, or
+    its whole-sequence kernels per run of equal steps: pyrnn/backends/segments.py), so `lengths`
+    never drops silently to the reference on the host. Checked on the package's family module,
+    which imports where the backend cannot run (no GPU)."""
+    import importlib
+    module = importlib.import_module(f"pyrnn.backends.{backend.replace('-', '_')}.recurrent")
+    for name in ("rnn", "lstm", "gru"):
+        if hasattr(module, f"{name}_forward"):
+            assert callable(getattr(module, f"{name}_packed_forward", None)), f"{backend}: no {name}_packed_forward"
+            assert callable(getattr(module, f"{name}_packed_backward", None)), f"{backend}: no {name}_packed_backward"
+    if backends.backend_status()[backend][0] and "numpy" in backends.get(backend).ARRAYS:
+        with pyrnn.use_backend(backend):
+            assert backends.select("lstm_packed_forward", False) is backends.get(backend)
 
 
 def test_lengths_are_checked():

@@ -4,6 +4,7 @@ BPTT. Each op runs with its inputs' device current (_launch.on_device)."""
 from __future__ import annotations
 
 from pyrnn._arrays import contiguous
+from pyrnn.backends.segments import packed_ops
 
 from ._launch import empty, launch, on_device
 
@@ -112,3 +113,10 @@ def gru_backward(dhs, dhT, saved):
                hs=hs, gates=gates, extra=extra, dhs=dhs, dhT=dhT, dxs=dxs, dWx=dWx, dWh=dWh, db=db, dh0=dh0, dAx=dAx,
                dAh=dAh, drh=drh, hprev=hprev)
     return dxs, dWx, dWh, db, dh0
+
+
+# packed sequences (and so `lengths`): this backend's whole-sequence kernels, one call per run of steps
+# with the same sequences (pyrnn/backends/segments.py), rather than the reference on the host
+rnn_packed_forward, rnn_packed_backward = packed_ops(rnn_forward, rnn_backward, 1)
+lstm_packed_forward, lstm_packed_backward = packed_ops(lstm_forward, lstm_backward, 2)
+gru_packed_forward, gru_packed_backward = packed_ops(gru_forward, gru_backward, 1)

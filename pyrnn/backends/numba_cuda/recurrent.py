@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from pyrnn._arrays import contiguous
+from pyrnn.backends.segments import packed_ops
 from pyrnn.reference.recurrent import (grads_after_loop, gru_biases, gru_grads_after_loop, gru_reset_before_weights,
                                        input_projection, state_or_zeros, states_before_each_step)
 
@@ -179,3 +180,10 @@ def gru_backward(dhs, dhT, saved):
             xp.matmul(dzr, Whzr.T, out=gh)
         grads = gru_grads_after_loop(xs, Wx, states_before_each_step(h0, hs), dAx, has_bias, rh=hns_or_rhs)
     return (*grads, part + gh)
+
+
+# packed sequences (and so `lengths`): this backend's whole-sequence kernels, one call per run of steps
+# with the same sequences (pyrnn/backends/segments.py), rather than the reference on the host
+rnn_packed_forward, rnn_packed_backward = packed_ops(rnn_forward, rnn_backward, 1)
+lstm_packed_forward, lstm_packed_backward = packed_ops(lstm_forward, lstm_backward, 2)
+gru_packed_forward, gru_packed_backward = packed_ops(gru_forward, gru_backward, 1)
