@@ -12,7 +12,8 @@ rounding); tests/test_cuda_backend.py does that on a GPU.
 Run as a script (in a process started with LD_PRELOAD=kernels/emulator/build.py sanitizer_preload()
 when the module is sanitized):
 ``python tests/cuda_emulated_cases.py MODULE_PATH`` prints one JSON line per case:
-[case id, error message or null]. Tolerances as tests/test_backend_vs_reference.py.
+[case id, error message or null]. The cases, shapes and the tolerance norm of every family are
+tests/cases/'s (cases.core: float32 1e-5, float64 1e-12 of the reference tensor's largest magnitude).
 """
 from __future__ import annotations
 
@@ -26,41 +27,21 @@ import types
 
 import numpy as np
 
-from test_backend_vs_reference import OPS, SHAPES, VARIANTS, assert_close, make_case, names
-from test_layer_norm_backends import SHAPES as LN_SHAPES, case as ln_case
-from test_lengths import packed_case, run_packed
+from cases import norm, recurrent as rc
+from cases.attention import (EMULATOR_NAN_SDPA_CASES as NAN_SDPA_CASES,
+                             EMULATOR_NAN_SDPA_STREAM_CASES as NAN_SDPA_STREAM_CASES,
+                             EMULATOR_PARTS_SHAPES, EMULATOR_SDPA_SHAPES, EMULATOR_SDPA_STREAM_CASES as SDPA_STREAM_CASES,
+                             MASKS as ATTN_MASKS, NAN_S2S_SHAPES as NAN_ATTN_SHAPES, PARTS_NAMES,
+                             S2S_CORNERS as ATTN_CORNERS, S2S_SHAPES as ATTN_SHAPES, STRIDED_S2S_SHAPE, STRIDED_SDPA_SHAPE,
+                             run_parts, s2s_case, sdpa_case, sdpa_cases)
+from cases.norm import SHAPES as LN_SHAPES, make_case as ln_case
+from cases.recurrent import OPS, SHAPES, VARIANTS, assert_close, make_case, names, packed_case, run_packed
 
 DTYPES = {"f32": np.float32, "f64": np.float64}
 # beyond the CPU suite's shapes: several thread blocks per step and column-sum blocks, and the
 # empty and D = 0 corners (no step, no batch row, no input features)
-EXTRA_SHAPES = [(24, 30, 40, 130), (0, 3, 4, 5), (2, 0, 4, 5), (0, 0, 4, 5), (3, 4, 0, 5)]
-
-
-# seq2seq attention (N, Te, Td, H), tests/test_attention_backends.py's shapes: single elements,
-# Td > Te, odd sizes, the date task's shape, a long encoder (300 keys: several strides of a row
-# block); then the corners no batch row, no decoder step, H = 0 (every score 0: uniform weights)
-ATTN_SHAPES = [(1, 1, 1, 1), (2, 3, 7, 5), (3, 7, 5, 9), (4, 29, 11, 33), (2, 300, 13, 17)]
-ATTN_CORNERS = [(0, 3, 2, 4), (2, 3, 0, 4), (2, 3, 4, 0)]
-ATTN_MASKS = ("none", "padding", "all-masked-row")
-# scaled dot-product attention (N, Hh, Tq, Tk, dk, dv), as tests/test_attention_backends.py but for
-# its 300-query causal shape a 33-query one (the emulator runs a row block per query row and head):
-# single elements, Tq < Tk (300 keys), Tq > Tk, dk != dv, a square causal shape
-SDPA_SHAPES = [(1, 1, 1, 1, 1, 1), (2, 3, 5, 300, 8, 5), (2, 3, 13, 7, 8, 3), (3, 2, 9, 9, 7, 11),
-               (2, 2, 33, 33, 16, 16)]
-SDPA_VARIANTS = [("none", False), ("padding", False), ("all-masked-row", False), ("none", True), ("padding", True)]
-SDPA_CASES = [(m, c, s) for m, c in SDPA_VARIANTS for s in SDPA_SHAPES if not c or s[2] == s[3]]
-# the streaming SDPA (forced by PYRNN_CUDA_SDPA_STREAM=1; its kernels tile keys and queries by 64):
-# single elements, 300 keys (5 key tiles, a partial last one) with padding, Tq > Tk with dk != dv and an
-# all-masked sequence, causal with padding (query 0 of sequence 0 sees no key) on one tile and on 70
-# queries (two query tiles: the key-major kernel starts at tile j, the forward's causal cut mid-tile)
-SDPA_STREAM_CASES = [("none", False, (1, 1, 1, 1, 1, 1)), ("padding", False, (2, 3, 5, 300, 8, 5)),
-                     ("all-masked-row", False, (2, 3, 13, 7, 8, 3)), ("padding", True, (3, 2, 9, 9, 7, 11)),
-                     ("padding", True, (2, 1, 70, 70, 5, 3)), ("none", True, (1, 2, 33, 33, 16, 16))]
-# NaN and Inf in the padded keys' rows (hs; k and v), the padding's hole included: they must reach no
-# output or gradient (each path, a few shapes: the same masks as "padding")
-NAN_ATTN_SHAPES = [(2, 3, 7, 5), (4, 29, 11, 33)]
-NAN_SDPA_CASES = [("nan-in-padding", False, (2, 3, 13, 7, 8, 3)), ("nan-in-padding", True, (3, 2, 9, 9, 7, 11))]
-NAN_SDPA_STREAM_CASES = [("nan-in-padding", False, (2, 3, 5, 300, 8, 5)), ("nan-in-padding", True, (2, 1, 70, 70, 5, 3))]
+EXTRA_SHAPES = [rc.LARGE_SHAPE] + rc.EMPTY_SHAPES
+SDPA_CASES = sdpa_cases(EMULATOR_SDPA_SHAPES)
 
 
 def case_ids():
@@ -72,7 +53,7 @@ def case_ids():
             for s, m, dt in itertools.product(ATTN_SHAPES + ATTN_CORNERS, ATTN_MASKS, DTYPES) if s[0] or m == "none"]
     ids += [f"attention/{'x'.join(map(str, s))}/nan-in-padding/{dt}" for s, dt in itertools.product(NAN_ATTN_SHAPES, DTYPES)]
     ids += [f"attention_parts/{'x'.join(map(str, s))}/{dt}"
-            for s, dt in itertools.product([(1, 1, 1, 1), (3, 7, 5, 9), (2, 300, 13, 17), (2, 3, 4, 0)], DTYPES)]
+            for s, dt in itertools.product(EMULATOR_PARTS_SHAPES, DTYPES)]
     ids += [f"attention/inference/{dt}" for dt in DTYPES]
     ids += [f"sdpa/{'x'.join(map(str, s))}/{m}{'-causal' if c else ''}/{dt}"
             for (m, c, s), dt in itertools.product(SDPA_CASES + NAN_SDPA_CASES, DTYPES)]
@@ -109,47 +90,10 @@ def install(module_path):
 
 def run(api, op, c, train=True, grads_in=True):
     """Forward (and backward) of the contract's functions in `api`: (forward outputs, gradients)."""
-    dhT, dcT = (c["dhT"], c["dcT"]) if grads_in else (None, None)
-    if op == "lstm":
-        *fwd, saved = api.lstm_forward(c["xs"], c["Wx"], c["Wh"], c["b"], c["h0"], c["c0"], train)
-        grads = api.lstm_backward(c["dhs"], dhT, dcT, saved) if train else None
-    elif op == "rnn":
-        *fwd, saved = api.rnn_forward(c["xs"], c["Wx"], c["Wh"], c["b"], c["h0"], train)
-        grads = api.rnn_backward(c["dhs"], dhT, saved) if train else None
-    else:
-        *fwd, saved = api.gru_forward(c["xs"], c["Wx"], c["Wh"], c["b"], c["h0"], c["reset_after"], train)
-        grads = api.gru_backward(c["dhs"], dhT, saved) if train else None
+    fwd, grads, saved = rc.run(api, op, c, train=train, grads_in=grads_in)
     if not train:
         assert saved is None, "train=False must save nothing"
-    return list(fwd), None if grads is None else list(grads)
-
-
-def s2s_case(shape, dtype, mask_kind, seed=0):
-    """hs, hq, dc, da, mask for seq2seq attention; the masks of tests/test_attention_backends.py."""
-    N, Te, Td, H = shape
-    rng = np.random.default_rng(seed)
-    hs, hq = rng.standard_normal((N, Te, H)).astype(dtype), rng.standard_normal((N, Td, H)).astype(dtype)
-    dc, da = rng.standard_normal((N, Td, H)).astype(dtype), rng.standard_normal((N, Td, Te)).astype(dtype)
-    mask = None
-    if mask_kind != "none":
-        mask = np.ones((N, Te), dtype=bool)
-        mask[-1, Te // 2 + 1:] = False  # the last sequence padded
-        if Te > 2:
-            mask[0, 1] = False  # a hole, not only trailing padding
-        if mask_kind == "all-masked-row":
-            mask[N // 2] = False
-        if mask_kind == "nan-in-padding":
-            hs = poison_masked_rows(hs, mask)
-    return hs, hq, dc, da, mask
-
-
-def poison_masked_rows(x, mask):
-    """x (N, T, d) or (N, Hh, T, d) with the masked keys' rows set to NaN, +inf, -inf in turn."""
-    x = x.copy()
-    view = x if x.ndim == 3 else x.transpose(0, 2, 1, 3)
-    for i, (n, t) in enumerate(zip(*np.nonzero(~mask))):
-        view[n, t] = (np.nan, np.inf, -np.inf)[i % 3]
-    return x
+    return fwd, grads
 
 
 def check_attention(backend, case_id):
@@ -163,7 +107,7 @@ def check_attention(backend, case_id):
             assert_close(got, want, dtype, f"{op}_packed result {k}")
         return
     if what == "inference":
-        hs, hq, _, _, mask = s2s_case((3, 7, 5, 9), dtype, "padding")
+        hs, hq, _, _, mask = s2s_case(STRIDED_S2S_SHAPE, dtype, "padding")
         c, a, saved = backend.attention_forward(hs, hq, mask, False)
         assert saved is None, "train=False must save nothing"
         ct, at, _ = backend.attention_forward(hs, hq, mask, True)
@@ -176,11 +120,8 @@ def check_attention(backend, case_id):
     if op == "attention_parts":  # attention_weights and weighted_sum, each on its own
         hs, hq, dc, da, mask = s2s_case(shape, dtype, "padding" if shape[0] else "none", seed=1)
 
-        def parts(api):
-            a, sa = api.attention_weights_forward(hs, hq, mask)
-            c, sw = api.weighted_sum_forward(hs, a)
-            return [a, *api.attention_weights_backward(da, sa), c, *api.weighted_sum_backward(dc, sw)]
-        for name, got, want in zip(("a", "dhs", "dhq", "c", "dhs(sum)", "da"), parts(backend), parts(reference)):
+        for name, got, want in zip(PARTS_NAMES, run_parts(backend, hs, hq, dc, da, mask),
+                                   run_parts(reference, hs, hq, dc, da, mask)):
             assert_close(got, want, dtype, f"attention_parts {name}")
         return
     hs, hq, dc, _, mask = s2s_case(shape, dtype, rest[0])
@@ -196,26 +137,6 @@ def check_attention(backend, case_id):
         dead = ~mask.any(axis=1)
         for name, arr in zip(("c", "a", "dhs", "dhq"), got):
             assert np.all(arr[dead] == 0), f"attention {name}: an all-masked sequence is not exactly zero"
-
-
-def sdpa_case(shape, dtype, mask_kind, seed=0):
-    """q, k, v, dout, mask; the masks of tests/test_attention_backends.py (key 0 masked in the first
-    sequence: under a causal mask its query 0 sees nothing)."""
-    N, Hh, Tq, Tk, dk, dv = shape
-    rng = np.random.default_rng(seed)
-    q, k = rng.standard_normal((N, Hh, Tq, dk)).astype(dtype), rng.standard_normal((N, Hh, Tk, dk)).astype(dtype)
-    v, dout = rng.standard_normal((N, Hh, Tk, dv)).astype(dtype), rng.standard_normal((N, Hh, Tq, dv)).astype(dtype)
-    mask = None
-    if mask_kind != "none":
-        mask = np.ones((N, Tk), dtype=bool)
-        mask[-1, Tk // 3 + 1:] = False
-        if Tk > 2:
-            mask[0, 0] = False
-        if mask_kind == "all-masked-row":
-            mask[N // 2] = False
-        if mask_kind == "nan-in-padding":
-            k, v = poison_masked_rows(k, mask), poison_masked_rows(v, mask)
-    return q, k, v, dout, mask
 
 
 @contextlib.contextmanager
@@ -287,7 +208,7 @@ def check_sdpa_path(backend, case_id, stream):
     dtype = DTYPES[rest[-1]]
     kind = "stream" if stream else "full"
     if what == "strided-inference":  # non-contiguous q (how MultiHeadAttention splits heads); train=False
-        q, k, v, dout, mask = sdpa_case((2, 3, 13, 7, 8, 3), dtype, "padding")
+        q, k, v, dout, mask = sdpa_case(STRIDED_SDPA_SHAPE, dtype, "padding")
         qt = np.ascontiguousarray(q.transpose(0, 2, 1, 3)).transpose(0, 2, 1, 3)
         out, saved = backend.sdpa_forward(qt, k, v, mask, False, True)
         assert saved[0] == kind, f"sdpa ran the {saved[0]} path, not {kind}"
@@ -322,14 +243,11 @@ def check_sdpa_path(backend, case_id, stream):
     return got
 
 
-def layer_norm_both(api, x, gamma, beta, dy, eps=1e-5):
-    """[y, dx, dgamma, dbeta] from api's layer_norm_forward and _backward."""
-    y, saved = api.layer_norm_forward(x, gamma, beta, eps)
-    return [y, *api.layer_norm_backward(dy, saved)]
+layer_norm_both = norm.run
 
 
 def check_layer_norm(backend, case_id):
-    """tests/test_layer_norm_backends.py's shapes and data on the emulated kernels, the suite's tolerances."""
+    """tests/cases/norm.py's shapes and data on the emulated kernels, the family's tolerances."""
     from pyrnn import reference
 
     _, what, dt = case_id.split("/")
@@ -344,13 +262,13 @@ def check_layer_norm(backend, case_id):
         # rows far from zero (mean 1000, spread 3): the mean must be removed before squaring; eps 0.5
         # shows eps is applied. Against the float64 reference of the same values, so float32 is held
         # to the answer (the float32 reference's own mean is off by a few ulp of 1000: 1e-5 of xhat)
-        args = ln_case((5, 40, 96), dtype, offset=1000.0)
-        want = [w.astype(dtype) for w in layer_norm_both(reference, *(a.astype(np.float64) for a in args), eps=0.5)]
-        for name, g, w in zip(names_, layer_norm_both(backend, *args, eps=0.5), want):
+        args = ln_case(norm.OFFSET_SHAPE, dtype, offset=norm.OFFSET)
+        want = [w.astype(dtype) for w in layer_norm_both(reference, *(a.astype(np.float64) for a in args), eps=norm.OFFSET_EPS)]
+        for name, g, w in zip(names_, layer_norm_both(backend, *args, eps=norm.OFFSET_EPS), want):
             assert_close(g, w, dtype, f"layer_norm {name} (mean 1000)")
         return
     if what == "strided":  # every other column of x and gamma (not contiguous), dy in Fortran order
-        x, gamma, beta, dy = ln_case((6, 10, 48), dtype)
+        x, gamma, beta, dy = ln_case(norm.STRIDED_SHAPE, dtype)
         xs, gs = np.zeros((6, 10, 96), dtype), np.zeros(96, dtype)
         xs[:, :, ::2], gs[::2] = x, gamma
         before = [a.copy() for a in (xs, gs, dy)]
@@ -383,7 +301,7 @@ def check(backend, case_id):
             assert_close(got, want, dtype, f"{op}_packed result {k}")
         return
     if what == "inference":
-        c = make_case(op, (3, 7, 13, 9), dtype)
+        c = make_case(op, rc.INFERENCE_SHAPE, dtype)
         fwd, _ = run(backend, op, c, train=False)
         tfwd, _ = run(backend, op, c, train=True)
         rfwd, _ = run(reference, op, c, train=False)

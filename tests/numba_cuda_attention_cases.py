@@ -6,12 +6,12 @@
   module directly and prints one JSON line per case: [case id, error message or null].
 * On a GPU, on CuPy arrays through `pyrnn.ops` with the backend forced (the same `check`).
 
-Tolerances as tests/test_attention_backends.py, relative to the largest magnitude of the reference
-tensor: float32 1e-5, float64 1e-12. The kernels sum in another order than NumPy (a strided loop per
-thread, then a tree over the block) and the blocked SDPA recomputes the weights as exp(s - lse)
-rather than exp(s - m) / z: differences of a few ulp per term, about 1e-7 (float32) and 1e-16
-(float64) relative on these shapes, while a wrong term is an O(1) error. Masked keys and queries
-that see no key are checked for exact zeros, and a case is run twice for bitwise equal results.
+The cases (shapes, masks, the generators s2s_case and sdpa_case) and the tolerance norm are
+tests/cases/attention.py's and tests/cases/core.py's (float32 1e-5, float64 1e-12 of the reference
+tensor's largest magnitude; the kernels sum in another order than NumPy, a strided loop per thread, then
+a tree over the block, and the blocked SDPA recomputes the weights as exp(s - lse) rather than
+exp(s - m) / z: a few ulp per term, while a wrong term is an O(1) error). Masked keys and queries that
+see no key are checked for exact zeros, and a case is run twice for bitwise equal results.
 
 The shapes are small because the simulator runs every CUDA thread as a Python thread and every
 block one after the other (a block per score row): the CPU suite's kinds of shapes (single elements,
@@ -25,36 +25,15 @@ import itertools
 
 import numpy as np
 
-# the inputs (and masks) of the emulated CUDA attention cases: both backends meet the same data
-from cuda_emulated_cases import s2s_case, sdpa_case  # noqa: F401  (also used by test_numba_cuda_attention)
+import cases.attention as cases_attention
+from cases.attention import (MASKS, S2S_CORNERS as ATTN_CORNERS, SIMULATOR_BLOCKED_CASES as BLOCKED_CASES,
+                             SIMULATOR_NAN_S2S_SHAPES as NAN_ATTN_SHAPES, SIMULATOR_NAN_SDPA_CASES as NAN_SDPA_CASES,
+                             SIMULATOR_PARTS_SHAPES, SIMULATOR_S2S_SHAPES as ATTN_SHAPES,
+                             SIMULATOR_SDPA_CORNERS as SDPA_CORNERS, STRIDED_S2S_SHAPE, mismatch, run_attention,
+                             run_parts, s2s_case, sdpa_case, sdpa_cases)
 
-RTOL = {"float32": 1e-5, "float64": 1e-12}
 DTYPES = ("float32", "float64")
-
-# seq2seq attention (N, Te, Td, H): single elements, Td > Te, odd sizes, 40 keys (longer than the
-# simulator's 16-thread blocks: several keys per thread, a partial last stride), 300 keys (the same on a
-# GPU's 256-thread blocks); then no batch row, no decoder step, H = 0 (every score 0: uniform weights)
-ATTN_SHAPES = [(1, 1, 1, 1), (2, 3, 7, 5), (3, 7, 5, 9), (2, 40, 3, 17), (1, 300, 2, 5)]
-ATTN_CORNERS = [(0, 3, 2, 4), (2, 3, 0, 4), (2, 3, 4, 0)]
-MASKS = ("none", "padding", "all-masked-row")
-# scaled dot-product attention (N, Hh, Tq, Tk, dk, dv): single elements, Tq < Tk (40 and 300 keys), Tq > Tk
-# with dk != dv and two heads, a square shape for the causal mask; then no batch row, no query
-SDPA_SHAPES = [(1, 1, 1, 1, 1, 1), (2, 1, 3, 40, 8, 5), (1, 1, 2, 300, 4, 3), (2, 2, 7, 3, 4, 3),
-               (2, 1, 9, 9, 5, 7)]
-SDPA_CORNERS = [(0, 2, 3, 3, 4, 2), (2, 1, 0, 5, 4, 3)]
-SDPA_VARIANTS = [("none", False), ("padding", False), ("all-masked-row", False), ("none", True), ("padding", True)]
-SDPA_CASES = [(m, c, s) for m, c in SDPA_VARIANTS for s in SDPA_SHAPES if not c or s[2] == s[3]]
-# the blocked SDPA, forced by a weights budget of R query rows: (shape, mask, causal, R). Two-query
-# blocks over 9 (the last one partial) with padding, then causal (blocks see growing key prefixes;
-# query 0 of sequence 0 sees only key 0, which is masked); an all-masked sequence under causal;
-# Tq > Tk with dk != dv and two heads; Tq < Tk one query per block
-BLOCKED_CASES = [((2, 1, 9, 9, 5, 7), "padding", False, 2), ((2, 1, 9, 9, 5, 7), "padding", True, 2),
-                 ((2, 1, 9, 9, 5, 7), "all-masked-row", True, 4), ((2, 2, 7, 3, 4, 3), "padding", False, 3),
-                 ((2, 1, 3, 40, 8, 5), "none", False, 1), ((2, 1, 9, 9, 5, 7), "nan-in-padding", True, 2)]
-# NaN and Inf in the padded keys' rows (hs; k and v; the "padding" masks, a hole included): they must
-# reach no output or gradient. A few shapes per path (blocked: in BLOCKED_CASES)
-NAN_ATTN_SHAPES = [(2, 3, 7, 5), (2, 40, 3, 17)]
-NAN_SDPA_CASES = [("nan-in-padding", False, (2, 1, 3, 40, 8, 5)), ("nan-in-padding", True, (2, 1, 9, 9, 5, 7))]
+SDPA_CASES = sdpa_cases(cases_attention.SIMULATOR_SDPA_SHAPES)
 
 
 def _sid(shape):
@@ -67,7 +46,7 @@ def case_ids():
     ids = [f"attention/{_sid(s)}/{m}/{dt}" for s, m, dt in itertools.product(ATTN_SHAPES + ATTN_CORNERS, MASKS, DTYPES)
            if s[0] or m == "none"]
     ids += [f"attention/{_sid(s)}/nan-in-padding/{dt}" for s, dt in itertools.product(NAN_ATTN_SHAPES, DTYPES)]
-    ids += [f"attention_parts/{_sid(s)}/{dt}" for s in [(1, 1, 1, 1), (3, 7, 5, 9), (2, 40, 3, 17), (0, 3, 2, 4)]
+    ids += [f"attention_parts/{_sid(s)}/{dt}" for s in SIMULATOR_PARTS_SHAPES
             for dt in DTYPES]
     ids += [f"sdpa/{_sid(s)}/{m}{'-causal' if c else ''}/{dt}"
             for (m, c, s), dt in itertools.product(SDPA_CASES + NAN_SDPA_CASES, DTYPES)]
@@ -121,16 +100,10 @@ class Mismatch(AssertionError):
 
 
 def close(name, got, want, dtype, to_numpy):
-    """got (on the device) matches want (NumPy) in shape, dtype and values within RTOL of max|want|."""
-    g = to_numpy(got)
-    if g.shape != want.shape or g.dtype != want.dtype:
-        raise Mismatch(f"{name}: {g.shape} {g.dtype}, expected {want.shape} {want.dtype}")
-    if not want.size:
-        return
-    scale = max(float(np.abs(want).max()), np.finfo(dtype).tiny)
-    err = float(np.abs(g.astype(np.float64) - want).max())
-    if not err <= RTOL[dtype] * scale:
-        raise Mismatch(f"{name}: max error {err:.3g} > {RTOL[dtype]:.0e} * max|ref| {scale:.3g}")
+    """got (on the device) matches want (NumPy): cases.core's comparison."""
+    msg = mismatch(to_numpy(got), want, dtype, name)
+    if msg is not None:
+        raise Mismatch(msg)
 
 
 def zero(name, arr, where):
@@ -146,11 +119,6 @@ def unchanged(inputs, dev_inputs, to_numpy):
 
 # ---- the cases -------------------------------------------------------------------------------------
 
-def run_attention(api, hs, hq, dc, mask, train=True):
-    c, a, saved = api.attention_forward(hs, hq, mask, train)
-    return [c, a, *api.attention_backward(dc, saved)] if train else [c, a, saved]
-
-
 def run_sdpa(api, q, k, v, dout, mask, causal, train=True):
     out, saved = api.sdpa_forward(q, k, v, mask, causal, train)
     if not train:
@@ -165,7 +133,7 @@ def check_attention(api, case_id, to_device, to_numpy):
     op, what, *rest = case_id.split("/")
     dtype = rest[-1]
     if what == "strided-inference":  # non-contiguous hs, hq, dc, mask; then train=False
-        hs, hq, dc, _, mask = s2s_case((3, 7, 5, 9), dtype, "padding")
+        hs, hq, dc, _, mask = s2s_case(STRIDED_S2S_SHAPE, dtype, "padding")
         dev = {n: strided(a, to_device) for n, a in dict(hs=hs, hq=hq, dc=dc, mask=mask).items()}
         got = run_attention(api, dev["hs"], dev["hq"], dev["dc"], dev["mask"])
         for name, g, w in zip(("c", "a", "dhs", "dhq"), got, run_attention(ref, hs, hq, dc, mask)):
@@ -185,9 +153,7 @@ def check_attention(api, case_id, to_device, to_numpy):
         dev = {n: None if a is None else to_device(a) for n, a in host.items()}
 
         def parts(m, x):
-            a, sa = m.attention_weights_forward(x["hs"], x["hq"], x["mask"])
-            c, sw = m.weighted_sum_forward(x["hs"], a)
-            return [a, *m.attention_weights_backward(x["da"], sa), c, *m.weighted_sum_backward(x["dc"], sw)]
+            return run_parts(m, x["hs"], x["hq"], x["dc"], x["da"], x["mask"])
         for name, g, w in zip(("a", "dhs", "dhq", "c", "dhs(sum)", "da"), parts(api, dev), parts(ref, host)):
             close(f"attention_parts {name}", g, w, dtype, to_numpy)
         unchanged(host, dev, to_numpy)

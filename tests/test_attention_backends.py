@@ -1,20 +1,18 @@
-"""Every usable NumPy backend that implements the attention ops, against the reference, op by op:
-time-batched seq2seq attention (attention, attention_weights, weighted_sum) and scaled dot-product
-attention (streaming softmax), forward outputs and every backward gradient.
+"""The attention family on every usable NumPy backend that implements the attention ops, against the
+reference, op by op: time-batched seq2seq attention (attention, attention_weights, weighted_sum) and
+scaled dot-product attention (streaming softmax), forward outputs and every backward gradient.
 
-Tolerances, relative to the largest magnitude of the reference tensor (as in
-test_backend_vs_reference.py):
-  float32: 1e-5. The kernels sum in other orders than NumPy (BLAS blocking, an online softmax that
-    rescales partial sums block by block, a polynomial exp of about 2 ulp). Measured worst case over
-    these cases on the cpp backend: about 1e-6 (dk of a 300-key causal case), so 1e-5 leaves a margin
-    while any wrong term (an O(1) error) fails by orders of magnitude.
-  float64: 1e-12. Measured worst case about 1e-15.
+The cases (shapes, masks, the generators) and the tolerance norm are in tests/cases/attention.py and
+tests/cases/core.py (float32 1e-5, float64 1e-12 of the reference tensor's largest magnitude).
 """
 import numpy as np
 import pytest
 
 import pyrnn
 from pyrnn import backends, ops
+
+from cases.attention import (MASKS, PARTS_NAMES, PARTS_SHAPES, S2S_SHAPES, SDPA_CASES, SDPA_IDS, STRIDED_S2S_SHAPE,
+                             STRIDED_SDPA_SHAPE, assert_close, run_parts, s2s_case, sdpa_case)
 
 ATTENTION_OPS = ("attention_forward", "attention_weights_forward", "weighted_sum_forward", "sdpa_forward")
 
@@ -25,19 +23,13 @@ def _implements_all(name):
 
 
 OTHER_BACKENDS = [n for n in backends.NUMPY_ORDER if n != "reference" and _implements_all(n)]
-RTOL = {np.float32: 1e-5, np.float64: 1e-12}
 DTYPES = [np.float32, np.float64]
 
 pytestmark = pytest.mark.skipif(not OTHER_BACKENDS, reason="no NumPy backend besides the reference implements attention")
 
 
 def close(name, got, want, dtype):
-    got, want = np.asarray(got), np.asarray(want)
-    assert got.shape == want.shape, f"{name}: shape {got.shape} != {want.shape}"
-    assert got.dtype == want.dtype, f"{name}: dtype {got.dtype} != {want.dtype}"
-    scale = max(float(np.abs(want).max(initial=0.0)), 1e-30)
-    err = float(np.abs(got.astype(np.float64) - want).max(initial=0.0)) / scale
-    assert err <= RTOL[dtype], f"{name}: relative error {err:.2e} > {RTOL[dtype]:.0e}"
+    assert_close(got, want, dtype, name)
 
 
 def on(backend, fn):
@@ -46,28 +38,6 @@ def on(backend, fn):
 
 
 # ---- seq2seq attention --------------------------------------------------------------------------------
-
-# (N, Te, Td, H): single elements, Td > Te, odd sizes, the date task's shape, a long encoder (300)
-S2S_SHAPES = [(1, 1, 1, 1), (2, 3, 7, 5), (3, 7, 5, 9), (4, 29, 11, 33), (2, 300, 13, 17)]
-MASKS = ["none", "padding", "all-masked row"]
-
-
-def s2s_case(shape, dtype, mask_kind, seed=0):
-    N, Te, Td, H = shape
-    rng = np.random.default_rng(seed)
-    hs = rng.standard_normal((N, Te, H)).astype(dtype)
-    hq = rng.standard_normal((N, Td, H)).astype(dtype)
-    dc = rng.standard_normal((N, Td, H)).astype(dtype)
-    mask = None
-    if mask_kind != "none":
-        mask = np.ones((N, Te), dtype=bool)
-        mask[-1, Te // 2 + 1:] = False           # the last sequence padded
-        if Te > 2:
-            mask[0, 1] = False                   # a hole, not only trailing padding
-        if mask_kind == "all-masked row":
-            mask[N // 2] = False
-    return hs, hq, dc, mask
-
 
 def s2s_run(hs, hq, dc, mask, train=True):
     c, a, saved = ops.attention_forward(hs, hq, mask, train=train)
@@ -80,7 +50,7 @@ def s2s_run(hs, hq, dc, mask, train=True):
 @pytest.mark.parametrize("mask_kind", MASKS)
 @pytest.mark.parametrize("shape", S2S_SHAPES, ids=lambda s: "x".join(map(str, s)))
 def test_attention(backend, dtype, mask_kind, shape):
-    hs, hq, dc, mask = s2s_case(shape, dtype, mask_kind)
+    hs, hq, dc, _, mask = s2s_case(shape, dtype, mask_kind)
     got = on(backend, lambda: s2s_run(hs, hq, dc, mask))
     want = on("reference", lambda: s2s_run(hs, hq, dc, mask))
     close("c", got[0], want[0], dtype)
@@ -96,24 +66,20 @@ def test_attention(backend, dtype, mask_kind, shape):
 
 @pytest.mark.parametrize("backend", OTHER_BACKENDS)
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
-@pytest.mark.parametrize("shape", [(1, 1, 1, 1), (3, 7, 5, 9), (2, 300, 13, 17)], ids=lambda s: "x".join(map(str, s)))
+@pytest.mark.parametrize("shape", PARTS_SHAPES, ids=lambda s: "x".join(map(str, s)))
 def test_attention_weights_and_weighted_sum(backend, dtype, shape):
-    hs, hq, dc, mask = s2s_case(shape, dtype, "padding", seed=1)
-    rng = np.random.default_rng(2)
-    da = rng.standard_normal((shape[0], shape[2], shape[1])).astype(dtype)
+    hs, hq, dc, da, mask = s2s_case(shape, dtype, "padding", seed=1)
 
     def run():
-        a, sa = ops.attention_weights_forward(hs, hq, mask)
-        c, sw = ops.weighted_sum_forward(hs, a)
-        return (a, *ops.attention_weights_backward(da, sa), c, *ops.weighted_sum_backward(dc, sw))
+        return run_parts(ops, hs, hq, dc, da, mask)
     got, want = on(backend, run), on("reference", run)
-    for name, g, w in zip(("a", "dhs", "dhq", "c", "dhs(sum)", "da"), got, want):
+    for name, g, w in zip(PARTS_NAMES, got, want):
         close(name, g, w, dtype)
 
 
 @pytest.mark.parametrize("backend", OTHER_BACKENDS)
 def test_attention_strided_inputs_and_no_train(backend):
-    hs, hq, dc, mask = s2s_case((3, 7, 5, 9), np.float64, "padding")
+    hs, hq, dc, _, mask = s2s_case(STRIDED_S2S_SHAPE, np.float64, "padding")
     hs_t = np.ascontiguousarray(hs.transpose(1, 0, 2)).transpose(1, 0, 2)  # same values, not C-contiguous
     got = on(backend, lambda: s2s_run(hs_t, hq[:, ::1], dc, mask[:, :]))
     want = on("reference", lambda: s2s_run(hs, hq, dc, mask))
@@ -126,41 +92,9 @@ def test_attention_strided_inputs_and_no_train(backend):
 
 # ---- scaled dot-product attention ----------------------------------------------------------------------
 
-# (N, Hh, Tq, Tk, dk, dv): single elements, Tq != Tk both ways, odd sizes, dk != dv, long T (300) so that
-# several key and query blocks (and the online rescaling between key blocks) are exercised; one head
-# over several blocks, so the cpp backward's block split (fewer heads than threads) is compared too
-SDPA_SHAPES = [(1, 1, 1, 1, 1, 1), (2, 3, 5, 300, 8, 5), (2, 3, 13, 7, 8, 3), (3, 2, 9, 9, 7, 11),
-               (2, 2, 300, 300, 16, 16), (1, 2, 70, 520, 4, 6), (1, 1, 300, 300, 8, 8)]
-
-
-def sdpa_case(shape, dtype, mask_kind, seed=0):
-    N, Hh, Tq, Tk, dk, dv = shape
-    rng = np.random.default_rng(seed)
-    q = rng.standard_normal((N, Hh, Tq, dk)).astype(dtype)
-    k = rng.standard_normal((N, Hh, Tk, dk)).astype(dtype)
-    v = rng.standard_normal((N, Hh, Tk, dv)).astype(dtype)
-    dout = rng.standard_normal((N, Hh, Tq, dv)).astype(dtype)
-    mask = None
-    if mask_kind != "none":
-        mask = np.ones((N, Tk), dtype=bool)
-        mask[-1, Tk // 3 + 1:] = False
-        if Tk > 2:
-            mask[0, 0] = False  # the first key masked: under a causal mask query 0 sees nothing
-        if mask_kind == "all-masked row":
-            mask[N // 2] = False
-    return q, k, v, dout, mask
-
-
 def sdpa_run(q, k, v, dout, mask, causal, train=True):
     out, saved = ops.sdpa_forward(q, k, v, mask, causal, train=train)
     return (out, *ops.sdpa_backward(dout, saved)) if train else (out,)
-
-
-SDPA_VARIANTS = [("none", False), ("padding", False), ("all-masked row", False), ("none", True),
-                 ("padding", True)]
-# causal attention needs Tq == Tk, so those variants only pair with square shapes
-SDPA_CASES = [(m, c, s) for m, c in SDPA_VARIANTS for s in SDPA_SHAPES if not c or s[2] == s[3]]
-SDPA_IDS = [f"{m}{'-causal' if c else ''}-{'x'.join(map(str, s))}" for m, c, s in SDPA_CASES]
 
 
 @pytest.mark.parametrize("backend", OTHER_BACKENDS)
@@ -172,7 +106,7 @@ def test_sdpa(backend, dtype, mask_kind, causal, shape):
     want = on("reference", lambda: sdpa_run(q, k, v, dout, mask, causal))
     for name, g, w in zip(("out", "dq", "dk", "dv"), got, want):
         close(name, g, w, dtype)
-    if mask is not None and mask_kind == "all-masked row":
+    if mask is not None and mask_kind == "all-masked-row":
         dead = ~mask.any(axis=1)
         for arr in got:
             assert np.all(arr[dead] == 0)
@@ -189,7 +123,7 @@ def test_sdpa_causal_first_query_with_first_key_masked_is_zero(backend):
 
 @pytest.mark.parametrize("backend", OTHER_BACKENDS)
 def test_sdpa_strided_inputs_and_no_train(backend):
-    q, k, v, dout, mask = sdpa_case((2, 3, 13, 7, 8, 3), np.float64, "padding")
+    q, k, v, dout, mask = sdpa_case(STRIDED_SDPA_SHAPE, np.float64, "padding")
     qt = np.ascontiguousarray(q.transpose(0, 2, 1, 3)).transpose(0, 2, 1, 3)  # how MultiHeadAttention splits heads
     got = on(backend, lambda: sdpa_run(qt, k, v, dout, mask, False))
     want = on("reference", lambda: sdpa_run(q, k, v, dout, mask, False))
@@ -206,7 +140,7 @@ def test_sdpa_strided_inputs_and_no_train(backend):
 def test_deterministic(backend):
     """Bitwise the same results on every call (threads split the work, never the sums)."""
     q, k, v, dout, mask = sdpa_case((2, 4, 300, 300, 16, 8), np.float32, "padding", seed=3)
-    hs, hq, dc, m2 = s2s_case((8, 200, 50, 32), np.float32, "padding", seed=4)
+    hs, hq, dc, _, m2 = s2s_case((8, 200, 50, 32), np.float32, "padding", seed=4)
     first = on(backend, lambda: sdpa_run(q, k, v, dout, mask, True) + sdpa_run(q, k, v, dout, None, False)
                + (lambda r: (r[0], r[1], *r[2]))(s2s_run(hs, hq, dc, m2)))
     for _ in range(3):

@@ -1,10 +1,11 @@
 """The CUDA backend (pyrnn._cuda) against the NumPy reference, on the GPU.
 
-The cases of tests/test_backend_vs_reference.py (same shapes: N=1, T=1, odd sizes, D != H; bias,
-initial states and final-state gradients on and off; float32 and float64), with the backend forced
-to "cuda" on CuPy arrays and the reference run on the same values as NumPy arrays.
+Every family's cases from tests/cases/ (recurrent: the CPU suite's shapes, N=1, T=1, odd sizes,
+D != H; bias, initial states and final-state gradients on and off; float32 and float64; the packed
+ops; attention, sdpa, layer norm), with the backend forced to "cuda" on CuPy arrays and the reference
+run on the same values as NumPy arrays.
 
-Tolerances are that suite's, relative to the largest magnitude of the reference tensor: float32
+Tolerances are cases.core's, relative to the largest magnitude of the reference tensor: float32
 1e-5, float64 1e-12. The differences come from cuBLAS's summation order (the GEMMs run in plain
 IEEE float32/float64: no TF32), from the FMA contractions nvcc makes in the fused gate kernels, and
 from CUDA's expf/tanhf (2 ulp at most) against NumPy's; they add up over the T steps and over the
@@ -24,9 +25,12 @@ import pytest
 
 import pyrnn
 from pyrnn import backends, ops
-from test_attention_backends import MASKS as S2S_MASKS, S2S_SHAPES, SDPA_CASES, SDPA_IDS, s2s_case, sdpa_case
-from test_backend_vs_reference import OPS, SHAPES, VARIANTS, _concat_chunks, assert_close, make_case, names
-from test_layer_norm_backends import SHAPES as LN_SHAPES, case as ln_case
+from cases import norm, recurrent as rc
+from cases.attention import (MASKS as S2S_MASKS, PARTS_NAMES, S2S_SHAPES, SDPA_CASES, SDPA_IDS, STRIDED_S2S_SHAPE,
+                             STRIDED_SDPA_SHAPE, s2s_case, sdpa_case)
+from cases.norm import SHAPES as LN_SHAPES, make_case as ln_case
+from cases.recurrent import (OPS, SHAPES, VARIANTS, assert_close, concat_chunks as _concat_chunks, make_case, names,
+                             packed_case, packed_to_device, run_packed)
 
 try:
     import cupy as cp
@@ -74,22 +78,8 @@ def to_host(arrays, what):
 
 def run(op, c, backend="cuda", train=True, grads_in=True):
     """Forward then backward through pyrnn.ops on `backend` (the arrays in c decide NumPy or CuPy)."""
-    dhT = c["dhT"] if grads_in else None
-    dcT = c["dcT"] if grads_in else None
     with pyrnn.use_backend(backend):
-        if op == "rnn":
-            hs, hT, saved = ops.rnn_forward(c["xs"], c["Wx"], c["Wh"], c["b"], c["h0"], train=train)
-            fwd = [hs, hT]
-            grads = list(ops.rnn_backward(c["dhs"], dhT, saved)) if train else None
-        elif op == "lstm":
-            hs, hT, cT, saved = ops.lstm_forward(c["xs"], c["Wx"], c["Wh"], c["b"], c["h0"], c["c0"], train=train)
-            fwd = [hs, hT, cT]
-            grads = list(ops.lstm_backward(c["dhs"], dhT, dcT, saved)) if train else None
-        else:
-            hs, hT, saved = ops.gru_forward(c["xs"], c["Wx"], c["Wh"], c["b"], c["h0"], c["reset_after"], train=train)
-            fwd = [hs, hT]
-            grads = list(ops.gru_backward(c["dhs"], dhT, saved)) if train else None
-    return fwd, grads, saved
+        return rc.run(ops, op, c, train=train, grads_in=grads_in)
 
 
 def compare(op, c, dtype, grads_in=True, what=""):
@@ -120,7 +110,7 @@ def test_larger_shapes_match_reference(op, dtype):
     """Past one thread block per step (N*H > 256) and one column-sum block (gates*H > 32), with many
     rows in the weight-gradient GEMMs and the bias column sums."""
     _cuda_usable()
-    compare(op, make_case(op, (24, 30, 40, 130), dtype), dtype)
+    compare(op, make_case(op, rc.LARGE_SHAPE, dtype), dtype)
 
 
 @gpu
@@ -129,11 +119,9 @@ def test_larger_shapes_match_reference(op, dtype):
 def test_packed_ops_and_lengths_run_on_cuda_and_match_reference(op, dtype):
     """The packed ops (test_lengths.packed_case) on CuPy arrays run on the cuda backend (its
     whole-sequence kernels per run of equal steps), as does a padded batch with `lengths`."""
-    from test_lengths import packed_case, run_packed
     _cuda_usable()
     c = packed_case(op, dtype)
-    dev = dict(c, args=tuple(a if k == 1 else cp.asarray(a) for k, a in enumerate(c["args"])),
-               states=[cp.asarray(a) for a in c["states"]], douts=[cp.asarray(a) for a in c["douts"]])
+    dev = packed_to_device(c, cp.asarray)
     with pyrnn.use_backend("cuda"):
         got = run_packed(ops, dev)
     for k, (g, w) in enumerate(zip(got, run_packed(backends.get("reference"), c))):
@@ -158,7 +146,7 @@ def test_packed_ops_and_lengths_run_on_cuda_and_match_reference(op, dtype):
 @pytest.mark.parametrize("op", list(OPS))
 def test_inference_mode_saves_nothing_and_matches(op, dtype):
     _cuda_usable()
-    c = make_case(op, (3, 7, 13, 9), dtype)
+    c = make_case(op, rc.INFERENCE_SHAPE, dtype)
     g = to_gpu(c)
     fwd, grads, saved = run(op, g, train=False)
     assert saved is None and grads is None
@@ -175,7 +163,7 @@ def test_inference_mode_saves_nothing_and_matches(op, dtype):
 @pytest.mark.parametrize("op", list(OPS))
 def test_non_contiguous_and_fortran_inputs(op, dtype, order):
     _cuda_usable()
-    c = make_case(op, (4, 6, 11, 5), dtype)
+    c = make_case(op, rc.STRIDED_SHAPE, dtype)
     odd = {k: _odd_layout(v, order) if isinstance(v, np.ndarray) else v for k, v in c.items()}
     assert not odd["xs"].flags.c_contiguous
     before = {k: v.copy() for k, v in odd.items() if isinstance(v, cp.ndarray)}
@@ -188,7 +176,7 @@ def test_non_contiguous_and_fortran_inputs(op, dtype, order):
 
 
 def _chunks(op, c, split):
-    """test_backend_vs_reference's chunked run on the cuda backend (CuPy in), NumPy out."""
+    """cases.recurrent's chunked run on the cuda backend (CuPy in), NumPy out."""
     fwd, grads = _concat_chunks(op, "cuda", c, split)
     return to_host(fwd, op), to_host(grads, op)
 
@@ -199,7 +187,7 @@ def _chunks(op, c, split):
 def test_stateful_chunks_equal_one_run(op, dtype):
     """Two chunks with the state carried forward (and dh0/dc0 carried back) equal one run."""
     _cuda_usable()
-    c = make_case(op, (3, 9, 6, 5), dtype)
+    c = make_case(op, rc.CHUNKS_SHAPE, dtype)
     g = to_gpu(c)
     fwd, grads = _chunks(op, g, split=4)
     wfwd, wgrads, _ = run(op, g)
@@ -316,12 +304,12 @@ def test_cuda_backend_is_the_automatic_choice_for_cupy(monkeypatch):
 
 
 # ---- seq2seq attention (attention, attention_weights, weighted_sum) ----------------------------------
-# tests/test_attention_backends.py's cases and tolerances (float32 1e-5, float64 1e-12 of the
+# tests/cases/attention.py's cases and cases.core's tolerances (float32 1e-5, float64 1e-12 of the
 # tensor's max: cuBLAS's summation order and CUDA's expf against NumPy's, over at most 300 terms).
 
 def _s2s(shape, dtype, mask_kind, train=True, seed=0, backend="cuda"):
     """attention forward and backward via pyrnn.ops: [c, a, dhs, dhq] as NumPy (reference) or CuPy."""
-    hs, hq, dc, mask = s2s_case(shape, dtype, mask_kind, seed=seed)
+    hs, hq, dc, _, mask = s2s_case(shape, dtype, mask_kind, seed=seed)
     if backend == "cuda":
         hs, hq, dc = cp.asarray(hs), cp.asarray(hq), cp.asarray(dc)
         mask = None if mask is None else cp.asarray(mask)
@@ -342,7 +330,7 @@ def test_attention_matches_reference(shape, mask_kind, dtype):
     want = _s2s(shape, dtype, mask_kind, backend="reference")
     for name, g, w in zip(("c", "a", "dhs", "dhq"), got, want):
         assert_close(g, w, dtype, f"cuda attention {name}")
-    _, _, _, mask = s2s_case(shape, dtype, mask_kind)
+    mask = s2s_case(shape, dtype, mask_kind)[4]
     if mask is not None:  # padding gets exactly zero weight; an all-masked query exactly zero everything
         assert np.all(got[1][~np.broadcast_to(mask[:, None, :], got[1].shape)] == 0)
         dead = ~mask.any(axis=1)
@@ -356,8 +344,7 @@ def test_attention_matches_reference(shape, mask_kind, dtype):
                          ids=lambda s: "x".join(map(str, s)))
 def test_attention_weights_and_weighted_sum_match_reference(shape, dtype):
     _cuda_usable()
-    hs, hq, dc, mask = s2s_case(shape, dtype, "padding", seed=1)
-    da = np.random.default_rng(2).standard_normal((shape[0], shape[2], shape[1])).astype(dtype)
+    hs, hq, dc, da, mask = s2s_case(shape, dtype, "padding", seed=1)
 
     def parts(backend, xp):
         h, q, d, dd = xp.asarray(hs), xp.asarray(hq), xp.asarray(dc), xp.asarray(da)
@@ -368,15 +355,15 @@ def test_attention_weights_and_weighted_sum_match_reference(shape, dtype):
             assert backend != "cuda" or (sa.backend.NAME == sw.backend.NAME == "cuda")
             return [a, *ops.attention_weights_backward(dd, sa), c, *ops.weighted_sum_backward(d, sw)]
     got, want = to_host(parts("cuda", cp), "attention parts"), parts("reference", np)
-    for name, g, w in zip(("a", "dhs", "dhq", "c", "dhs(sum)", "da"), got, want):
+    for name, g, w in zip(PARTS_NAMES, got, want):
         assert_close(g, w, dtype, f"cuda attention parts {name}")
 
 
 @gpu
 def test_attention_strided_inputs_and_no_train():
     _cuda_usable()
-    hs, hq, dc, mask = s2s_case((3, 7, 5, 9), np.float64, "padding")
-    want = _s2s((3, 7, 5, 9), np.float64, "padding", backend="reference")
+    hs, hq, dc, _, mask = s2s_case(STRIDED_S2S_SHAPE, np.float64, "padding")
+    want = _s2s(STRIDED_S2S_SHAPE, np.float64, "padding", backend="reference")
     with pyrnn.use_backend("cuda"):
         c, a, saved = ops.attention_forward(_odd_layout(hs, "F"), _odd_layout(hq, "strided"),
                                             _odd_layout(mask, "strided"))
@@ -399,7 +386,7 @@ def test_attention_deterministic():
 
 
 # ---- scaled dot-product attention ----------------------------------------------------------------
-# tests/test_attention_backends.py's cases (padding and causal masks, an all-masked sequence, 300 and
+# tests/cases/attention.py's cases (padding and causal masks, an all-masked sequence, 300 and
 # 520 keys) and tolerances, on both of the backend's paths: "full" materialises the (Tq, Tk) weights
 # (cuBLAS), "stream" runs the streaming kernels (online softmax; the backward recomputes the weights),
 # each forced by PYRNN_CUDA_SDPA_STREAM (see pyrnn/backends/cuda/attention.py).
@@ -478,8 +465,8 @@ def test_sdpa_picks_streaming_above_the_budget(monkeypatch):
 def test_sdpa_strided_inputs_and_no_train(path, sdpa_path):
     _cuda_usable()
     sdpa_path(path)
-    q, k, v, dout, mask = sdpa_case((2, 3, 13, 7, 8, 3), np.float64, "padding")
-    want = _sdpa((2, 3, 13, 7, 8, 3), np.float64, "padding", False, backend="reference")
+    q, k, v, dout, mask = sdpa_case(STRIDED_SDPA_SHAPE, np.float64, "padding")
+    want = _sdpa(STRIDED_SDPA_SHAPE, np.float64, "padding", False, backend="reference")
     qt = cp.asarray(np.ascontiguousarray(q.transpose(0, 2, 1, 3))).transpose(0, 2, 1, 3)  # MultiHeadAttention's split
     with pyrnn.use_backend("cuda"):
         out, saved = ops.sdpa_forward(qt, _odd_layout(k, "F"), _odd_layout(v, "strided"), _odd_layout(mask, "strided"))
@@ -504,7 +491,7 @@ def test_sdpa_deterministic(path, sdpa_path):
 
 
 # ---- layer norm ------------------------------------------------------------------------------------
-# tests/test_layer_norm_backends.py's shapes, data and tolerances (float32 1e-5, float64 1e-12 of the
+# tests/cases/norm.py's shapes and data, cases.core's tolerances (float32 1e-5, float64 1e-12 of the
 # tensor's max): the kernels sum the row statistics in double and dgamma/dbeta over fixed 64-row chunks,
 # NumPy pairwise in the dtype; on the host emulator the worst float32 case is 8e-7 (dgamma, 600 rows of
 # 513), float64 1.4e-15.
@@ -541,9 +528,9 @@ def test_layer_norm_large_offset_and_eps(dtype):
     eps is applied. Against the float64 reference of the same values: the float32 reference's own mean
     is off by a few ulp of 1000 (1.5e-5 of y on the emulator, against 3.9e-6 for the kernels)."""
     _cuda_usable()
-    args = ln_case((5, 40, 96), dtype, offset=1000.0)
-    want = _layer_norm(*(a.astype(np.float64) for a in args), eps=0.5, backend="reference")
-    got = to_host(_layer_norm(*(cp.asarray(a) for a in args), eps=0.5), "layer_norm")
+    args = ln_case(norm.OFFSET_SHAPE, dtype, offset=norm.OFFSET)
+    want = _layer_norm(*(a.astype(np.float64) for a in args), eps=norm.OFFSET_EPS, backend="reference")
+    got = to_host(_layer_norm(*(cp.asarray(a) for a in args), eps=norm.OFFSET_EPS), "layer_norm")
     for name, g, w in zip(LN_NAMES, got, want):
         assert_close(g, w.astype(dtype), dtype, f"cuda layer_norm {name} (mean 1000)")
 
@@ -552,7 +539,7 @@ def test_layer_norm_large_offset_and_eps(dtype):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
 def test_layer_norm_strided_and_fortran_inputs(dtype):
     _cuda_usable()
-    x, gamma, beta, dy = ln_case((6, 10, 48), dtype)
+    x, gamma, beta, dy = ln_case(norm.STRIDED_SHAPE, dtype)
     xs, gs = cp.zeros((6, 10, 96), dtype), cp.zeros(96, dtype)
     xs[:, :, ::2], gs[::2] = cp.asarray(x), cp.asarray(gamma)  # every other column: not contiguous
     before = [a.copy() for a in (xs, gs)]

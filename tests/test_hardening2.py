@@ -549,7 +549,7 @@ def test_nonfinite_inputs_give_the_references_nan_inf_pattern(backend, op, dtype
     gradient has NaN and +-inf exactly where the reference has them. float32 went through the fast
     activations, whose clamped exp gave sigmoid(-inf) = 6e-39 instead of 0 (and exp(+inf) = 1.7e38):
     GRU and LSTM outputs finite where the reference's were NaN. Finite values are not compared here
-    (tests/test_backend_vs_reference.py does that)."""
+    (tests/test_recurrent_backends.py does that)."""
     N, T, D, H = 2, 3, 2, 3
     G = {"rnn": 1, "lstm": 4}.get(op, 3) * H
     mismatches = []

@@ -5,8 +5,8 @@ Oracles:
   first L steps (outputs, final states, gradients); padded steps give zero outputs and zero input
   gradients; a row of length 0 keeps its initial state and passes dhT to dh0. This checks the
   semantics independently of the packing.
-* the reference's packed op: every backend against it (tolerances of test_backend_vs_reference:
-  float32 1e-5, float64 1e-12 of the tensor's largest magnitude);
+* the reference's packed op: every backend against it (the cases and the tolerance norm of
+  tests/cases/recurrent.py: float32 1e-5, float64 1e-12 of the tensor's largest magnitude);
 * PyTorch's packed sequences (where torch is installed): torch.nn.LSTM/GRU/RNN on
   pack_padded_sequence(..., enforce_sorted=False) with the same weights.
 """
@@ -17,7 +17,7 @@ import pyrnn
 from pyrnn import backends, ops
 from pyrnn.layers import TimeBidirectional, TimeGRU, TimeLSTM, TimeRNN, TimeStacked, reverse_padded
 
-from test_backend_vs_reference import OPS, RTOL, make_case
+from cases.recurrent import OPS, assert_close, make_case, packed_case, run_packed
 
 BACKENDS = [n for n in backends.NUMPY_ORDER if backends.backend_status()[n][0]]
 STATE_NAMES = {"rnn": ["h"], "lstm": ["h", "c"], "gru": ["h"], "gru_reset_after": ["h"]}
@@ -43,13 +43,8 @@ def _run(op, c, lengths, backend):
 
 
 def _close(got, want, dtype, what, rtol=None):
-    if want is None:
-        assert got is None, what
-        return
-    rtol = RTOL[dtype] if rtol is None else rtol
-    scale = max(float(np.abs(want).max()), 1e-30)
-    err = float(np.abs(got - want).max()) / scale if want.size else 0.0
-    assert err <= rtol, f"{what}: relative error {err:.2e} > {rtol:.0e}"
+    """cases.core's comparison (rtol: RTOL[dtype] unless given)."""
+    assert_close(got, want, dtype, what, rtol)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -87,29 +82,6 @@ def test_each_row_as_if_alone(backend, op, li, dtype):
                 a += g
     for name, got, want in zip(("dWx", "dWh", "db"), dW, acc):
         _close(got, None if want is None else want.astype(dtype), dtype, f"{op} {name} (the rows' sum)")
-
-
-def packed_case(op, dtype, seed=3):
-    """A packed batch of 5 sequences (lengths 7, 6, 4, 4, 2: a run of equal sizes, single steps,
-    a step where 2 sequences end), D = 3, H = 6, with initial states and every output's gradient."""
-    rng = np.random.default_rng(seed)
-    batch_sizes = np.array([5, 5, 4, 4, 2, 1, 1])
-    P, D, H = int(batch_sizes.sum()), 3, 6
-    gates, reset_after = OPS[op]
-    r = lambda *s: rng.standard_normal(s).astype(dtype) / 2  # noqa: E731
-    b = r(2, gates * H) if reset_after else r(gates * H)
-    name = op.split("_")[0]
-    states = [r(5, H)] + ([r(5, H)] if name == "lstm" else [])
-    return dict(name=name, args=(r(P, D), batch_sizes, r(D, gates * H), r(H, gates * H), b), states=states,
-                extra=(reset_after,) if name == "gru" else (), douts=[r(P, H)] + [r(5, H) for _ in states])
-
-
-def run_packed(api, c):
-    """The packed forward and backward of `api` (pyrnn.ops, or a backend module: the same positional
-    arguments) on packed_case's c: outputs, then gradients."""
-    *outs, saved = getattr(api, f"{c['name']}_packed_forward")(*c["args"], *c["states"], *c["extra"], True)
-    grads = getattr(api, f"{c['name']}_packed_backward")(*c["douts"], saved)
-    return list(outs) + list(grads)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

@@ -1,9 +1,10 @@
 """The numba-cuda backend (`pyrnn.backends.numba_cuda`) against the NumPy reference.
 
 Everywhere: its kernels under Numba's CUDA simulator, which runs numba.cuda kernels on the CPU
-with NumPy arrays (a subprocess: the simulator must be on before numba is imported); the cases,
-tolerances and the comparison are in numba_cuda_cases.py (recurrent ops, embedding, dropout) and
-numba_cuda_word_cases.py (affine, softmax, softmax and sigmoid cross-entropy, layer norm). On a
+with NumPy arrays (a subprocess: the simulator must be on before numba is imported); the case runs
+are in numba_cuda_cases.py (recurrent ops, embedding, dropout) and numba_cuda_word_cases.py (affine,
+softmax, softmax and sigmoid cross-entropy, layer norm), the cases, tolerances and the comparison in
+tests/cases/ (the families' modules and cases.core). On a
 machine with CuPy and a GPU: the same cases on CuPy arrays through `pyrnn.ops` with the backend
 forced; those skip only where CuPy or a GPU is missing (a GPU on which numba.cuda cannot run fails them).
 """
@@ -80,7 +81,8 @@ def test_gpu_matches_reference(case_id):
 def test_gpu_selected_automatically_and_on_the_current_stream(op):
     """The dispatcher picks numba-cuda for CuPy arrays when pyrnn._cuda is unusable; its kernels and
     GEMMs issued on a non-default stream stay in order (results equal the default stream's)."""
-    c = {k: None if v is None else CP.asarray(v) for k, v in cases.make_case(op, (8, 12, 16, 24), "float32").items()}
+    c = {k: CP.asarray(v) if isinstance(v, np.ndarray) else v
+         for k, v in cases.make_case(op, (8, 12, 16, 24), "float32").items()}
     expected = "cuda" if backends.backend_status()["cuda"][0] else "numba-cuda"
     assert cases.run(ops, op, c)[2].backend.NAME == expected
     with pyrnn.use_backend("numba-cuda"):

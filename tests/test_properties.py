@@ -7,7 +7,7 @@ backend implements (`rnn`, `lstm`, `gru` in both variants, `embedding`, `softmax
 the dtype of every result must be the inputs' dtype.
 
 Tolerances, relative to the largest magnitude of the reference tensor, as in
-test_backend_vs_reference.py: float32 1e-5, float64 1e-12 (sequences here are short, T <= 7).
+tests/cases/core.py: float32 1e-5, float64 1e-12 (sequences here are short, T <= 7).
 Random float32 cases are sometimes ill-conditioned (a saturated tanh makes a gradient the
 difference of nearly equal numbers), so float32 results are judged against the reference run in
 float64 on the same values: a backend passes when its error is within 1e-4 or within 10x the
