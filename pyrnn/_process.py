@@ -55,9 +55,9 @@ def _numpy_openblas_timeout():
             libs = sorted({line.split()[-1] for line in f if "openblas" in line.lower() and "/" in line})
     except OSError:
         return None
+    # NumPy's first (SciPy's and torch's may be loaded too); never pyrnn._cpu's own, single-threaded one
+    libs = sorted((p for p in libs if "scipy_openblas32" not in p), key=lambda p: "numpy" not in p)
     for path in libs:
-        if "scipy_openblas32" in path:  # pyrnn._cpu's own BLAS (single-threaded), not NumPy's
-            continue
         try:
             fn = ctypes.CDLL(path).openblas_thread_timeout
         except (OSError, AttributeError):
