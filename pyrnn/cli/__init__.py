@@ -6,6 +6,8 @@ import json
 import os
 import sys
 
+from ._table import CPU_JSON as _CPU_JSON  # a bare --json's value
+
 
 def _cmd_info(args) -> int:
     from .info import format_info, info
@@ -135,7 +137,6 @@ def _out_dir(text):
     return text
 
 
-_CPU_JSON = "benchmarks/results/cpu.json"
 
 
 def _cmd_bench(args) -> int:
