@@ -24,6 +24,7 @@
 #include "pyrnn/core/activations.hpp"
 #include "pyrnn/core/blas.hpp"
 #include "pyrnn/core/buffer.hpp"
+#include "pyrnn/core/env.hpp"
 #include "pyrnn/core/index.hpp"
 #include "pyrnn/core/profile.hpp"
 #include "pyrnn/core/simd.hpp"
@@ -55,10 +56,7 @@ namespace detail {
 // Cost per element of a recurrent pointwise pass, in parallel_for's units: 40 splits the rows of
 // an (N=32, H=128) step across 2 threads (measured 4-6% faster than 4, which did not). PYRNN_POINTWISE_COST.
 inline double pointwise_cost() {
-  static const double v = [] {
-    const char* s = std::getenv("PYRNN_POINTWISE_COST");
-    return s ? std::atof(s) : 40.0;
-  }();
+  static const double v = env_number("PYRNN_POINTWISE_COST", 40.0);
   return v;
 }
 
