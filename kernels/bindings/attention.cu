@@ -6,16 +6,11 @@
 namespace pyrnn_cuda {
 
 void bind_attention(pybind11::module_& m) {
-  PYRNN_CUDA_BIND_OP(m, attention_weights_forward, AttentionWeightsForwardArgs);
-  PYRNN_CUDA_BIND_OP(m, attention_weights_backward, AttentionWeightsBackwardArgs);
-  PYRNN_CUDA_BIND_OP(m, weighted_sum_forward, WeightedSumForwardArgs);
-  PYRNN_CUDA_BIND_OP(m, weighted_sum_backward, WeightedSumBackwardArgs);
-  PYRNN_CUDA_BIND_OP(m, attention_forward, AttentionForwardArgs);
-  PYRNN_CUDA_BIND_OP(m, attention_backward, AttentionBackwardArgs);
-  PYRNN_CUDA_BIND_OP(m, sdpa_forward, SdpaForwardArgs);
-  PYRNN_CUDA_BIND_OP(m, sdpa_backward, SdpaBackwardArgs);
-  PYRNN_CUDA_BIND_OP(m, sdpa_stream_forward, SdpaStreamForwardArgs);
-  PYRNN_CUDA_BIND_OP(m, sdpa_stream_backward, SdpaStreamBackwardArgs);
+  PYRNN_CUDA_BIND_PAIR(m, attention_weights, AttentionWeights);
+  PYRNN_CUDA_BIND_PAIR(m, weighted_sum, WeightedSum);
+  PYRNN_CUDA_BIND_PAIR(m, attention, Attention);
+  PYRNN_CUDA_BIND_PAIR(m, sdpa, Sdpa);
+  PYRNN_CUDA_BIND_PAIR(m, sdpa_stream, SdpaStream);
 }
 
 }  // namespace pyrnn_cuda

@@ -176,3 +176,9 @@ void bind_op(pybind11::module_& m, const char* name, Kernel kernel) {
 // bind_op for op(const Session&, const Args<T>&), under the op's own name
 #define PYRNN_CUDA_BIND_OP(m, op, Args) \
   ::pyrnn_cuda::bind_op<Args>(m, #op, [](const ::pyrnn_cuda::Session& s, const auto& args) { op(s, args); })
+
+// an op's forward and backward (the contract's pair): op_forward with OpForwardArgs, op_backward with
+// OpBackwardArgs, e.g. PYRNN_CUDA_BIND_PAIR(m, lstm, Lstm)
+#define PYRNN_CUDA_BIND_PAIR(m, op, Op)                 \
+  PYRNN_CUDA_BIND_OP(m, op##_forward, Op##ForwardArgs); \
+  PYRNN_CUDA_BIND_OP(m, op##_backward, Op##BackwardArgs)

@@ -5,12 +5,9 @@
 namespace pyrnn_cuda {
 
 void bind_recurrent(pybind11::module_& m) {
-  PYRNN_CUDA_BIND_OP(m, rnn_forward, RnnForwardArgs);
-  PYRNN_CUDA_BIND_OP(m, rnn_backward, RnnBackwardArgs);
-  PYRNN_CUDA_BIND_OP(m, lstm_forward, LstmForwardArgs);
-  PYRNN_CUDA_BIND_OP(m, lstm_backward, LstmBackwardArgs);
-  PYRNN_CUDA_BIND_OP(m, gru_forward, GruForwardArgs);
-  PYRNN_CUDA_BIND_OP(m, gru_backward, GruBackwardArgs);
+  PYRNN_CUDA_BIND_PAIR(m, rnn, Rnn);
+  PYRNN_CUDA_BIND_PAIR(m, lstm, Lstm);
+  PYRNN_CUDA_BIND_PAIR(m, gru, Gru);
 }
 
 }  // namespace pyrnn_cuda

@@ -43,6 +43,21 @@ class BackendUnavailable(RuntimeError):
     """Raised by a backend's probe() with the reason it cannot run here."""
 
 
+def _extension_unavailable(module: str, not_built: str, failed: str) -> BackendUnavailable:
+    """For the probe() of a backend whose compiled module (pyrnn._cpu, pyrnn._cuda) did not load: why,
+    as the BackendUnavailable to raise: Python started in the source tree (pyrnn._install says so), the
+    module not built (`not_built`), or its import failed (`failed`)."""
+    import importlib.util
+
+    from .._install import source_tree_problem
+
+    if source_tree_problem():
+        return BackendUnavailable(source_tree_problem(short=True))
+    if importlib.util.find_spec(module) is None:
+        return BackendUnavailable(not_built)
+    return BackendUnavailable(failed)
+
+
 def export_ops(namespace: dict) -> None:
     """Called last in a backend package's ``__init__`` (with ``globals()``): import each of the
     package's family modules that exists (``<package>.recurrent``, ``.words``, ...) and put the

@@ -2,9 +2,12 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import sys
+
+from ._table import CPU_JSON as _CPU_JSON  # a bare --json's value
 
 
 def _cmd_info(args) -> int:
@@ -75,44 +78,35 @@ def _shape(text):
     return N, T, D, H
 
 
-def _positive_int(text):
+def _number(text, kind, ok, expected, expected_in_range=None):
+    """text as `kind` (int or float), where ok(value); else "expected <expected>, got <the text>" when it
+    does not parse, "expected <expected_in_range or expected>, got <it>" (an int's value, a float's text)
+    when ok rejects it."""
     try:
-        v = int(text)
+        v = kind(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {v}")
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
+    if not ok(v):
+        got = v if kind is int else repr(text)
+        raise argparse.ArgumentTypeError(f"expected {expected_in_range or expected}, got {got}")
     return v
+
+
+def _positive_int(text):
+    return _number(text, int, lambda v: v >= 1, "an integer >= 1")
 
 
 def _vocab_size(text):
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected 0 (keep all) or an integer >= 2, got {text!r}") from None
-    if v != 0 and v < 2:
-        raise argparse.ArgumentTypeError(f"expected 0 (keep all) or an integer >= 2, got {v}")
-    return v
+    return _number(text, int, lambda v: v == 0 or v >= 2, "0 (keep all) or an integer >= 2")
 
 
 def _positive_float(text):
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}") from None
-    if not (v > 0 and v != float("inf")):  # also rejects nan
-        raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {text!r}")
-    return v
+    # v > 0 also rejects nan
+    return _number(text, float, lambda v: v > 0 and v != float("inf"), "a number > 0", "a finite number > 0")
 
 
 def _ratio(text):
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}") from None
-    if not 0.0 <= v < 1.0:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}")
-    return v
+    return _number(text, float, lambda v: 0.0 <= v < 1.0, "a number in [0, 1)")
 
 
 def _backend_name(text):
@@ -135,7 +129,32 @@ def _out_dir(text):
     return text
 
 
-_CPU_JSON = "benchmarks/results/cpu.json"
+
+
+# `pyrnn bench --<mode>`: a bench of its own instead of the CPU table: (mode, its module in pyrnn.cli, whose
+# cli(args) runs it, the option's help); _cmd_bench runs the first mode given
+_BENCH_MODES = [
+    ("attention", "bench_attention",
+     "time attention instead: TimeAttention vs the book's per-step NumPy, SDPA vs PyTorch"),
+    ("generate", "bench_generate",
+     "time generation instead: greedy decoding of an LSTM language model (vocabulary 10000, "
+     "hidden 650, batch 1 and 32), tokens/s against the same loop on torch.nn.LSTM + Linear"),
+    ("torch-bridge", "bench_torch",
+     "time pyrnn.torch.LSTM / GRU (pyrnn's kernels inside PyTorch) against torch.nn.LSTM / GRU, "
+     "fwd+bwd float32 on the CPU, and pyrnn.ops alone (the bridge's overhead)"),
+    ("lengths", "bench_lengths",
+     "time variable-length batches instead: LSTM/GRU fwd+bwd with lengths uniform in [T/4, T] "
+     "against the same batch without lengths and torch.nn on the PackedSequence"),
+    ("step", "bench_step",
+     "time one LSTM step (T = 1, inference: decoding, streaming) instead: TimeLSTM, "
+     "ops.lstm_step, the same step in plain NumPy and torch.nn.LSTM under no_grad"),
+    ("blas-spin", "bench_blas_spin",
+     "time what NumPy's spinning OpenBLAS threads cost pyrnn: LSTM fwd+bwd alone and after a "
+     "NumPy matmul, with OPENBLAS_THREAD_TIMEOUT unset and at 4 (fresh processes)"),
+    ("gpu", "bench_gpu",
+     "time pyrnn on CuPy arrays (the CUDA backend) against PyTorch's cuDNN LSTM/GRU, "
+     "fwd+bwd float32; writes benchmarks/results/gpu-<device>.json"),
+]
 
 
 def _cmd_bench(args) -> int:
@@ -144,29 +163,11 @@ def _cmd_bench(args) -> int:
 
     from . import bench
 
-    if args.attention:
-        from . import bench_attention
-        return bench_attention.cli(args)
-    if args.generate:
-        from . import bench_generate
-        return bench_generate.cli(args)
-    if args.torch_bridge:
-        from . import bench_torch
-        return bench_torch.cli(args)
-    if args.lengths:
-        from . import bench_lengths
-        return bench_lengths.cli(args)
-    if args.step:
-        from . import bench_step
-        return bench_step.cli(args)
-    if args.blas_spin:
-        from . import bench_blas_spin
-        return bench_blas_spin.cli(args)
-    if args.gpu:
-        from . import bench_gpu
-        if args.json == _CPU_JSON:  # bare --json: the GPU bench's own default path
-            args.json = None
-        return bench_gpu.cli(args)
+    for mode, module, _ in _BENCH_MODES:
+        if getattr(args, mode.replace("-", "_")):
+            if mode == "gpu" and args.json == _CPU_JSON:  # bare --json: the GPU bench's own default path
+                args.json = None
+            return importlib.import_module(f".{module}", __package__).cli(args)
     shapes = args.shape or (bench.QUICK_SHAPES if args.quick else bench.SHAPES)
     print(bench.legend(torch=not args.no_torch))
     rows = bench.run(ops_=args.op or ("lstm", "gru"), modes=args.mode or ("fwd+bwd", "fwd"), shapes=shapes,
@@ -242,26 +243,8 @@ def main(argv=None) -> int:
     pb.add_argument("--no-reference", action="store_true", help="skip the (slow) NumPy reference")
     pb.add_argument("--no-torch", action="store_true", help="skip PyTorch even when installed")
     pb.add_argument("--backend", type=_backend_name, help="time this backend as pyrnn (e.g. numba); default: the automatic choice")
-    pb.add_argument("--attention", action="store_true",
-                    help="time attention instead: TimeAttention vs the book's per-step NumPy, SDPA vs PyTorch")
-    pb.add_argument("--generate", action="store_true",
-                    help="time generation instead: greedy decoding of an LSTM language model (vocabulary 10000, "
-                         "hidden 650, batch 1 and 32), tokens/s against the same loop on torch.nn.LSTM + Linear")
-    pb.add_argument("--torch-bridge", action="store_true",
-                    help="time pyrnn.torch.LSTM / GRU (pyrnn's kernels inside PyTorch) against torch.nn.LSTM / GRU, "
-                         "fwd+bwd float32 on the CPU, and pyrnn.ops alone (the bridge's overhead)")
-    pb.add_argument("--lengths", action="store_true",
-                    help="time variable-length batches instead: LSTM/GRU fwd+bwd with lengths uniform in [T/4, T] "
-                         "against the same batch without lengths and torch.nn on the PackedSequence")
-    pb.add_argument("--step", action="store_true",
-                    help="time one LSTM step (T = 1, inference: decoding, streaming) instead: TimeLSTM, "
-                         "ops.lstm_step, the same step in plain NumPy and torch.nn.LSTM under no_grad")
-    pb.add_argument("--blas-spin", action="store_true",
-                    help="time what NumPy's spinning OpenBLAS threads cost pyrnn: LSTM fwd+bwd alone and after a "
-                         "NumPy matmul, with OPENBLAS_THREAD_TIMEOUT unset and at 4 (fresh processes)")
-    pb.add_argument("--gpu", action="store_true",
-                    help="time pyrnn on CuPy arrays (the CUDA backend) against PyTorch's cuDNN LSTM/GRU, "
-                         "fwd+bwd float32; writes benchmarks/results/gpu-<device>.json")
+    for mode, _, help_ in _BENCH_MODES:
+        pb.add_argument(f"--{mode}", action="store_true", help=help_)
     pb.add_argument("--json", nargs="?", const=_CPU_JSON, metavar="PATH",
                     help="also write the rows as JSON (default benchmarks/results/cpu.json)")
     pb.set_defaults(func=_cmd_bench)

@@ -7,7 +7,6 @@ drift between runs, ratios measured side by side in one run much less.
 """
 from __future__ import annotations
 
-import json
 import os
 import platform
 import statistics
@@ -17,6 +16,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from .. import backends, ops
+from ._table import cell, keep, ratio_cell, write_json as _write_json
 
 # (N, T, D, H) from the CPU kernel issue
 SHAPES = [(32, 35, 128, 128), (64, 100, 512, 512), (1, 200, 256, 256)]
@@ -39,6 +39,22 @@ class Row:
     torch_ms: float | None
     gemm_ms: float
     first_call_ms: float = 0.0  # pyrnn's untimed warm-up call: includes Numba's JIT compile/cache load
+
+
+@dataclass
+class Case:
+    """The first fields of the --lengths and --torch-bridge rows: the op, its shape and dtype."""
+    op: str
+    N: int
+    T: int
+    D: int
+    H: int
+    dtype: str
+
+    @property
+    def shape(self) -> str:
+        """The tables' N,T,D,H column."""
+        return f"{self.N},{self.T},{self.D},{self.H}"
 
 
 # bench_attention's runner pauses this long before each timed pair: the libraries timed one after another keep
@@ -151,10 +167,8 @@ def run(ops_=("lstm", "gru"), modes=("fwd+bwd", "fwd"), shapes=SHAPES, dtype=np.
                 tstep = _torch_step(op, mode, N, T, D, H, dtype) if torch else None
                 tms = _timeit(tstep, repeat) if tstep else None
                 gemm = _timeit(_gemm_step(op, mode, N, T, D, H, dtype), repeat)
-                row = Row(op, mode, N, T, D, H, np.dtype(dtype).name, chosen, ours, ref, tms, gemm, first[0])
-                rows.append(row)
-                if progress:
-                    progress(format_row(row))
+                keep(rows, Row(op, mode, N, T, D, H, np.dtype(dtype).name, chosen, ours, ref, tms, gemm, first[0]),
+                     progress, format_row)
     return rows
 
 
@@ -195,10 +209,10 @@ HEADER = (f"{'op':<7}{'mode':<8}{'N,T,D,H':<15}{'backend':<10}{'pyrnn ms':>9}{'r
 
 def format_row(r: Row) -> str:
     def ms(v):
-        return f"{v:9.2f}" if v is not None else f"{'-':>9}"
+        return cell(v, "9.2f", 9)
 
     def ratio(v, width):
-        return f"{v / r.pyrnn_ms:{width - 1}.2f}x" if v is not None else f"{'-':>{width}}"
+        return ratio_cell(None if v is None else v / r.pyrnn_ms, width)
     return (f"{LABELS[r.op]:<7}{r.mode:<8}{f'{r.N},{r.T},{r.D},{r.H}':<15}{r.backend:<10}{ms(r.pyrnn_ms)}"
             f"{ms(r.reference_ms)}{ms(r.torch_ms)}{ratio(r.reference_ms, 7)}{ratio(r.torch_ms, 9)}"
             f"{100 * r.gemm_ms / r.pyrnn_ms:6.0f}%{r.first_call_ms:8.1f}")
@@ -214,6 +228,4 @@ def environment() -> dict:
 
 
 def write_json(rows, path):
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    with open(path, "w") as f:
-        json.dump({"environment": environment(), "rows": [asdict(r) for r in rows]}, f, indent=2)
+    _write_json(path, {"environment": environment(), "rows": [asdict(r) for r in rows]})

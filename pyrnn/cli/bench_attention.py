@@ -15,33 +15,21 @@ from __future__ import annotations
 
 import contextlib
 import os
-import statistics
-import time
 from dataclasses import dataclass
 
 import numpy as np
 
 from .. import backends, ops
-from .bench import SETTLE_S
+from ._table import cell, keep, print_line, print_load_average, ratio_cell, write_rows
+from .bench_torch import _timeit_rounds
 
 
 def _timeit_pair(fn, other, repeat, min_time=0.5):
     """Median ms of fn() and of other() (None: not timed), alternating so that both see the same machine
     load (this is a shared machine): each round times one call of each, right after an untimed call of
-    the same (warm caches, as in a training loop). At least `repeat` rounds and min_time in total."""
-    time.sleep(SETTLE_S)
-    fns = [f for f in (fn, other) if f is not None]
-    for f in fns:
-        f()
-    times = [[] for _ in fns]
-    t_start = time.perf_counter()
-    while len(times[0]) < repeat or (time.perf_counter() - t_start < min_time and len(times[0]) < 50):
-        for f, ts in zip(fns, times):
-            f()  # untimed: warms the caches the other library's call evicted
-            t0 = time.perf_counter()
-            f()
-            ts.append(time.perf_counter() - t0)
-    meds = [statistics.median(ts) * 1e3 for ts in times]
+    the same (warm caches, as in a training loop). At least `repeat` rounds and min_time in total:
+    bench_torch._timeit_rounds on the two."""
+    meds = _timeit_rounds([f for f in (fn, other) if f is not None], repeat, min_time)
     return meds[0], (meds[1] if other is not None else None)
 
 # (N, Te, Td, H): the date task, and a long-sequence one (issue 6)
@@ -151,24 +139,22 @@ def time_attention_inputs(N, Te, Td, H, dtype=np.float32, seed=0):
     return hs, hd, dout
 
 
+def _attention_layer_step(layer, hs, hd, dout):
+    """A closure running layer.forward(hs, hd) and layer.backward(dout)."""
+    def run():
+        layer.forward(hs, hd)
+        layer.backward(dout)
+    return run
+
+
 def time_attention_step(hs, hd, dout):
     """pyrnn's TimeAttention forward+backward (the layer the book's models use)."""
     from ..layers import TimeAttention
-    layer = TimeAttention()
-
-    def run():
-        layer.forward(hs, hd)
-        layer.backward(dout)
-    return run
+    return _attention_layer_step(TimeAttention(), hs, hd, dout)
 
 
 def book_time_attention_step(hs, hd, dout):
-    layer = BookTimeAttention()
-
-    def run():
-        layer.forward(hs, hd)
-        layer.backward(dout)
-    return run
+    return _attention_layer_step(BookTimeAttention(), hs, hd, dout)
 
 
 def sdpa_inputs(N, Hh, T, dh, dtype=np.float32, seed=0):
@@ -184,21 +170,29 @@ def sdpa_step(q, k, v, dout, causal=False):
     return run
 
 
-def torch_sdpa_step(q, k, v, dout, causal=False):
+def _torch_fwd_bwd(forward, inputs, dout):
+    """A closure running forward(F, *leaves) and its backward from dout in PyTorch on every core, where
+    F is torch.nn.functional and the leaves are copies of the NumPy `inputs` (their grads set to None
+    first); None where PyTorch is not installed."""
     try:
         import torch
         import torch.nn.functional as F
     except ImportError:
         return None
     torch.set_num_threads(os.cpu_count() or 1)
-    tq, tk, tv = (torch.from_numpy(a.copy()).requires_grad_(True) for a in (q, k, v))
-    tdo = torch.from_numpy(dout.copy())
+    leaves = [torch.from_numpy(a.copy()).requires_grad_(True) for a in inputs]
+    tdout = torch.from_numpy(dout.copy())
 
     def run():
-        tq.grad = tk.grad = tv.grad = None
-        out = F.scaled_dot_product_attention(tq, tk, tv, is_causal=causal)
-        out.backward(tdo)
+        for t in leaves:
+            t.grad = None
+        forward(F, *leaves).backward(tdout)
     return run
+
+
+def torch_sdpa_step(q, k, v, dout, causal=False):
+    return _torch_fwd_bwd(lambda F, tq, tk, tv: F.scaled_dot_product_attention(tq, tk, tv, is_causal=causal),
+                          (q, k, v), dout)
 
 
 def layer_norm_inputs(R, D, dtype=np.float32, seed=0):
@@ -216,19 +210,7 @@ def layer_norm_step(x, gamma, beta, dy, backend=None):
 
 
 def torch_layer_norm_step(x, gamma, beta, dy):
-    try:
-        import torch
-        import torch.nn.functional as F
-    except ImportError:
-        return None
-    torch.set_num_threads(os.cpu_count() or 1)
-    tx, tg, tb = (torch.from_numpy(a.copy()).requires_grad_(True) for a in (x, gamma, beta))
-    tdy = torch.from_numpy(dy.copy())
-
-    def run():
-        tx.grad = tg.grad = tb.grad = None
-        F.layer_norm(tx, (x.shape[-1],), tg, tb, 1e-5).backward(tdy)
-    return run
+    return _torch_fwd_bwd(lambda F, tx, tg, tb: F.layer_norm(tx, (x.shape[-1],), tg, tb, 1e-5), (x, gamma, beta), dy)
 
 
 @dataclass
@@ -250,8 +232,7 @@ HEADER = f"{'op':<14}{'shape':<20}{'dtype':<9}{'backend':<9}{'pyrnn ms':>10}  {'
 
 
 def format_row(r: AttnRow) -> str:
-    other = f"{r.other_ms:10.2f}" if r.other_ms is not None else f"{'-':>10}"
-    ratio = f"{r.ratio:8.2f}x" if r.ratio is not None else f"{'-':>9}"
+    other, ratio = cell(r.other_ms, "10.2f", 10), ratio_cell(r.ratio, 9)
     return f"{r.op:<14}{r.shape:<20}{r.dtype:<9}{r.backend:<9}{r.pyrnn_ms:10.2f}  {r.other:<22}{other}{ratio}"
 
 
@@ -264,20 +245,16 @@ def run(time_shapes=TIME_ATTENTION_SHAPES, sdpa_shapes=SDPA_SHAPES, dtype=np.flo
         chosen = backends.select("attention_forward", on_gpu=False).NAME
         ours, book = _timeit_pair(time_attention_step(hs, hd, dout), book_time_attention_step(hs, hd, dout),
                                   repeat)
-        rows.append(AttnRow("TimeAttention", f"N{N} Te{Te} Td{Td} H{H}", dt, chosen, ours, "book per-step NumPy",
-                            book))
-        if progress:
-            progress(format_row(rows[-1]))
+        keep(rows, AttnRow("TimeAttention", f"N{N} Te{Te} Td{Td} H{H}", dt, chosen, ours, "book per-step NumPy",
+                           book), progress, format_row)
     for c in ((False, True) if causal else (False,)):
         for N, Hh, T, dh in sdpa_shapes:
             q, k, v, dout = sdpa_inputs(N, Hh, T, dh, dtype)
             chosen = backends.select("sdpa_forward", on_gpu=False).NAME
             tstep = torch_sdpa_step(q, k, v, dout, c) if torch else None
             ours, tms = _timeit_pair(sdpa_step(q, k, v, dout, c), tstep, repeat)
-            rows.append(AttnRow("sdpa causal" if c else "sdpa", f"N{N} h{Hh} T{T} d{dh}", dt, chosen, ours,
-                                "torch SDPA (CPU)", tms))
-            if progress:
-                progress(format_row(rows[-1]))
+            keep(rows, AttnRow("sdpa causal" if c else "sdpa", f"N{N} h{Hh} T{T} d{dh}", dt, chosen, ours,
+                               "torch SDPA (CPU)", tms), progress, format_row)
     for R, D in ln_shapes:
         x, gamma, beta, dy = layer_norm_inputs(R, D, dtype)
         chosen = backends.select("layer_norm_forward", on_gpu=False).NAME
@@ -286,24 +263,17 @@ def run(time_shapes=TIME_ATTENTION_SHAPES, sdpa_shapes=SDPA_SHAPES, dtype=np.flo
             others.append(("torch layer_norm (CPU)", torch_layer_norm_step(x, gamma, beta, dy)))
         for name, other in others:
             ours, oms = _timeit_pair(layer_norm_step(x, gamma, beta, dy), other, repeat)
-            rows.append(AttnRow("layer_norm", f"R{R} D{D}", dt, chosen, ours, name, oms))
-            if progress:
-                progress(format_row(rows[-1]))
+            keep(rows, AttnRow("layer_norm", f"R{R} D{D}", dt, chosen, ours, name, oms), progress, format_row)
     return rows
 
 
 def cli(args) -> int:
     """`pyrnn bench --attention` (honours --quick, --dtype, --repeat, --no-torch, --backend, --json)."""
-    import json
-
     from .bench import environment, torch_note
     quick = args.quick
     print("pyrnn bench --attention: median ms per fwd+bwd call, ratio = other / pyrnn (>1: pyrnn faster)")
     print(torch_note(not args.no_torch, "torch.nn.functional.scaled_dot_product_attention / layer_norm"))
-    try:
-        print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}, {os.cpu_count()} CPUs")
-    except OSError:
-        pass
+    print_load_average("load average: ")
     print(HEADER, flush=True)
     forced = getattr(args, "backend", None)  # --backend numba: time that backend as "pyrnn"
     with backends.use_backend(forced) if forced else contextlib.nullcontext():
@@ -311,12 +281,7 @@ def cli(args) -> int:
                    sdpa_shapes=QUICK_SDPA_SHAPES if quick else SDPA_SHAPES, dtype=np.dtype(args.dtype).type,
                    ln_shapes=QUICK_LAYER_NORM_SHAPES if quick else LAYER_NORM_SHAPES,
                    repeat=2 if quick else args.repeat, torch=not args.no_torch, causal=True,
-                   progress=lambda line: print(line, flush=True))
+                   progress=print_line)
     if args.json:
-        path = args.json if args.json != "benchmarks/results/cpu.json" else "benchmarks/results/attention.json"
-        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-        with open(path, "w") as f:
-            json.dump({"environment": environment(),
-                       "rows": [dict(vars(r), ratio=r.ratio) for r in rows]}, f, indent=2)
-        print(f"wrote {path}")
+        write_rows(args.json, "attention", environment(), [dict(vars(r), ratio=r.ratio) for r in rows])
     return 0

@@ -98,12 +98,11 @@ def cli(args) -> int:
         print(f"{label:<26}{d['alone_ms']:10.2f}{d['after_ms']:17.2f}{d['after_ms'] / d['alone_ms']:12.2f}x"
               f"{d['matmul_us']:11.1f}")
     if args.json:
-        path = args.json if args.json != "benchmarks/results/cpu.json" else "benchmarks/results/blas-spin.json"
+        from ._table import json_path, write_json
         from .bench import environment
-        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-        with open(path, "w") as f:
-            json.dump({"environment": environment(), "shape": list(shape),
-                       "rows": [dict(setting=label, OPENBLAS_THREAD_TIMEOUT=v, **d,
-                                     slowdown=d["after_ms"] / d["alone_ms"]) for label, v, d in rows]}, f, indent=2)
+        path = json_path(args.json, "blas-spin")
+        write_json(path, {"environment": environment(), "shape": list(shape),
+                          "rows": [dict(setting=label, OPENBLAS_THREAD_TIMEOUT=v, **d,
+                                        slowdown=d["after_ms"] / d["alone_ms"]) for label, v, d in rows]})
         print(f"wrote {path}")
     return 0

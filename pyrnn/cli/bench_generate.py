@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from .. import backends, ops
+from ._table import cell, keep, print_line, print_load_average, ratio_cell, write_rows
 
 V_SIZE, WORDVEC, HIDDEN = 10000, 650, 650
 BATCHES = (1, 32)
@@ -190,11 +191,9 @@ def run(V=V_SIZE, D=WORDVEC, H=HIDDEN, batches=BATCHES, tokens=TOKENS, prompt=PR
             same = bool(np.array_equal(ours().ids, theirs()[0]))
         else:
             (t_ours,), t_theirs, same = _alternating([ours], repeat), None, None
-        row = GenRow(N, V, D, H, prompt, tokens, np.dtype(dtype).name, backend, N * tokens / t_ours,
-                     None if t_theirs is None else N * tokens / t_theirs, same, breakdown(model, N, torch))
-        rows.append(row)
-        if progress:
-            progress(format_row(row))
+        keep(rows, GenRow(N, V, D, H, prompt, tokens, np.dtype(dtype).name, backend, N * tokens / t_ours,
+                          None if t_theirs is None else N * tokens / t_theirs, same, breakdown(model, N, torch)),
+             progress, format_row)
     return rows
 
 
@@ -203,8 +202,7 @@ HEADER = (f"{'batch':>5}  {'V,D,H':<14}{'new ids':>8}  {'backend':<9}{'pyrnn tok
 
 
 def format_row(r: GenRow) -> str:
-    tt = f"{r.torch_tokens_per_s:12.0f}" if r.torch_tokens_per_s is not None else f"{'-':>12}"
-    ratio = f"{r.ratio:7.2f}x" if r.ratio is not None else f"{'-':>8}"
+    tt, ratio = cell(r.torch_tokens_per_s, "12.0f", 12), ratio_cell(r.ratio, 8)
     same = {True: "yes", False: "NO", None: "-"}[r.same_ids]
     lines = [f"{r.batch:>5}  {f'{r.V},{r.D},{r.H}':<14}{r.tokens:>8}  {r.backend:<9}{r.pyrnn_tokens_per_s:12.0f}"
              f"{tt}{ratio}  {same:<8}"]
@@ -216,7 +214,6 @@ def format_row(r: GenRow) -> str:
 def cli(args) -> int:
     """`pyrnn bench --generate` (honours --quick, --dtype, --repeat, --no-torch, --backend, --json)."""
     import contextlib
-    import json
 
     from .bench import environment, torch_note
     size = QUICK if args.quick else dict(V=V_SIZE, D=WORDVEC, H=HIDDEN, batches=BATCHES, tokens=TOKENS)
@@ -224,21 +221,13 @@ def cli(args) -> int:
           f"prompt {PROMPT} ids, then {size['tokens']} new ids per row; tokens/s = batch * new ids / seconds, "
           f"median of {args.repeat if not args.quick else 2} runs; ratio = pyrnn / torch (> 1: pyrnn faster)")
     print(torch_note(not args.no_torch, "torch.nn.Embedding + LSTM + Linear, no_grad,"))
-    try:  # a busy machine moves the figures: say how busy it was
-        print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}, {os.cpu_count()} CPUs")
-    except OSError:
-        pass
+    print_load_average("load average: ")
     print(HEADER, flush=True)
     forced = getattr(args, "backend", None)
     with backends.use_backend(forced) if forced else contextlib.nullcontext():
         rows = run(size["V"], size["D"], size["H"], size["batches"], size["tokens"], dtype=np.dtype(args.dtype).type,
                    repeat=2 if args.quick else args.repeat, torch=not args.no_torch,
-                   progress=lambda line: print(line, flush=True))
+                   progress=print_line)
     if args.json:
-        path = args.json if args.json != "benchmarks/results/cpu.json" else "benchmarks/results/generate.json"
-        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-        with open(path, "w") as f:
-            json.dump({"environment": environment(), "rows": [dict(asdict(r), ratio=r.ratio) for r in rows]},
-                      f, indent=2)
-        print(f"wrote {path}")
+        write_rows(args.json, "generate", environment(), [dict(asdict(r), ratio=r.ratio) for r in rows])
     return 0

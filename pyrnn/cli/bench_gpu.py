@@ -11,7 +11,6 @@ TF32 tensor cores allowed (PyTorch's default for cuDNN), for reference.
 """
 from __future__ import annotations
 
-import json
 import os
 import platform
 import re
@@ -21,6 +20,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from .. import backends, ops
+from ._table import cell, keep, print_line, ratio_cell, write_json as _write_json
 
 # (N, T, D, H) from the CUDA issue: T=100, D=H
 SHAPES = [(1, 100, 256, 256), (16, 100, 512, 512), (64, 100, 512, 512), (256, 100, 1024, 1024)]
@@ -67,18 +67,24 @@ def _cupy_and_backend(backend):
     return cp, name
 
 
-def _median_ms_cupy(cp, fn, repeat, warmup):
+def _median_event_ms(fn, repeat, warmup, new_event, elapsed_ms):
+    """Median ms of `repeat` calls of fn() timed by two CUDA events, after `warmup` untimed calls; the
+    events are CuPy's or torch's: new_event() makes one, elapsed_ms(start, end) reads the time."""
     for _ in range(warmup):
         fn()
-    start, end = cp.cuda.Event(), cp.cuda.Event()
+    start, end = new_event(), new_event()
     times = []
     for _ in range(repeat):
         start.record()
         fn()
         end.record()
         end.synchronize()
-        times.append(cp.cuda.get_elapsed_time(start, end))
+        times.append(elapsed_ms(start, end))
     return statistics.median(times)
+
+
+def _median_ms_cupy(cp, fn, repeat, warmup):
+    return _median_event_ms(fn, repeat, warmup, cp.cuda.Event, cp.cuda.get_elapsed_time)
 
 
 def _pyrnn_step(cp, op, N, T, D, H, seed=0):
@@ -127,17 +133,8 @@ def _torch_ms(torch, op, N, T, D, H, repeat, warmup, tf32):
         out, _ = net(x)
         out.backward(dh)
 
-    for _ in range(warmup):
-        run()
-    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-    times = []
-    for _ in range(repeat):
-        start.record()
-        run()
-        end.record()
-        end.synchronize()
-        times.append(start.elapsed_time(end))
-    return statistics.median(times)
+    return _median_event_ms(run, repeat, warmup, lambda: torch.cuda.Event(enable_timing=True),
+                            lambda start, end: start.elapsed_time(end))
 
 
 def run(ops_=("lstm", "gru"), shapes=SHAPES, repeat=10, warmup=3, torch=True, backend=None, progress=print):
@@ -152,10 +149,7 @@ def run(ops_=("lstm", "gru"), shapes=SHAPES, repeat=10, warmup=3, torch=True, ba
                 ours = _median_ms_cupy(cp, step, repeat, warmup)
             cudnn = _torch_ms(th, op, N, T, D, H, repeat, warmup, tf32=False) if th else None
             cudnn_tf32 = _torch_ms(th, op, N, T, D, H, repeat, warmup, tf32=True) if th else None
-            row = GpuRow(op, N, T, D, H, name, ours, cudnn, cudnn_tf32)
-            rows.append(row)
-            if progress:
-                progress(format_row(row))
+            keep(rows, GpuRow(op, N, T, D, H, name, ours, cudnn, cudnn_tf32), progress, format_row)
     return rows
 
 
@@ -165,8 +159,8 @@ HEADER = (f"{'op':<5}{'N':>5}{'T':>5}{'D':>6}{'H':>6}  {'backend':<11}{'pyrnn ms
 
 def format_row(r: GpuRow) -> str:
     def ms(v, w=10):
-        return f"{v:{w}.3f}" if v is not None else f"{'-':>{w}}"
-    ratio = f"{r.cudnn_ms / r.pyrnn_ms:9.2f}x" if r.cudnn_ms is not None else f"{'-':>10}"
+        return cell(v, f"{w}.3f", w)
+    ratio = ratio_cell(None if r.cudnn_ms is None else r.cudnn_ms / r.pyrnn_ms, 10)
     return (f"{r.op:<5}{r.N:>5}{r.T:>5}{r.D:>6}{r.H:>6}  {r.backend:<11}{ms(r.pyrnn_ms)}{ms(r.cudnn_ms)}"
             f"{ratio}{ms(r.cudnn_tf32_ms, 12)}")
 
@@ -198,9 +192,7 @@ def default_json_path(device: str) -> str:
 
 
 def write_json(rows, path, env):
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    with open(path, "w") as f:
-        json.dump({"environment": env, "rows": [asdict(r) for r in rows]}, f, indent=2)
+    _write_json(path, {"environment": env, "rows": [asdict(r) for r in rows]})
 
 
 def cli(args) -> int:
@@ -221,7 +213,7 @@ def cli(args) -> int:
     print(HEADER, flush=True)
     rows = run(ops_=args.op or ("lstm", "gru"), shapes=shapes, repeat=2 if args.quick else args.repeat,
                warmup=1 if args.quick else 3, torch=not args.no_torch, backend=args.backend,
-               progress=lambda line: print(line, flush=True))
+               progress=print_line)
     path = args.json or default_json_path(env["device"])
     write_json(rows, path, env)
     print(f"wrote {path}")

@@ -11,27 +11,18 @@ per round (bench_torch._timeit_rounds), so that all see the same machine.
 """
 from __future__ import annotations
 
-import json
-import os
 from dataclasses import asdict, dataclass
 
 import numpy as np
 
 from .. import ops
-from .bench import QUICK_SHAPES, SHAPES, _inputs, environment, torch_note, torch_version
-from .bench_torch import _timeit_rounds, packed_module_step, packed_ops_step, threads
-
-LABELS = {"lstm": "lstm", "gru": "gru-ra"}  # the GRU timed is the reset-after one, torch.nn.GRU's
+from ._table import cell, keep, print_line, ratio_cell, write_rows
+from .bench import LABELS, QUICK_SHAPES, SHAPES, Case, _inputs, environment, torch_note, torch_version
+from .bench_torch import THREADS_LINE, _timeit_rounds, packed_module_step, packed_ops_step, threads
 
 
 @dataclass
-class LengthsRow:
-    op: str
-    N: int
-    T: int
-    D: int
-    H: int
-    dtype: str
+class LengthsRow(Case):
     real: float              # real steps / padded steps (sum(lengths) / (N*T))
     full_ms: float           # pyrnn, no lengths
     lengths_ms: float        # pyrnn, padded batch with lengths
@@ -103,11 +94,8 @@ def run(ops_=("lstm", "gru"), shapes=SHAPES, dtype=np.float32, repeat=5, torch=T
             if torch:
                 fns.append(_torch_step(op, D, H, xs, lengths, dhs_packed))
             times = _timeit_rounds(fns, repeat)
-            row = LengthsRow(op, N, T, D, H, np.dtype(dtype).name, float(lengths.sum() / (N * T)), *times[:3],
-                             times[3] if torch else None)
-            rows.append(row)
-            if progress:
-                progress(format_row(row))
+            keep(rows, LengthsRow(op, N, T, D, H, np.dtype(dtype).name, float(lengths.sum() / (N * T)), *times[:3],
+                                  times[3] if torch else None), progress, format_row)
     return rows
 
 
@@ -116,9 +104,8 @@ HEADER = (f"{'op':<7}{'N,T,D,H':<16}{'real':>6}{'full ms':>9}{'lengths ms':>11}{
 
 
 def format_row(r: LengthsRow) -> str:
-    torch_ms = f"{r.torch_ms:9.2f}" if r.torch_ms is not None else f"{'-':>9}"
-    vs = f"{r.vs_torch:8.2f}x" if r.vs_torch is not None else f"{'-':>9}"
-    return (f"{LABELS[r.op]:<7}{f'{r.N},{r.T},{r.D},{r.H}':<16}{r.real:6.2f}{r.full_ms:9.2f}{r.lengths_ms:11.2f}"
+    torch_ms, vs = cell(r.torch_ms, "9.2f", 9), ratio_cell(r.vs_torch, 9)
+    return (f"{LABELS[r.op]:<7}{r.shape:<16}{r.real:6.2f}{r.full_ms:9.2f}{r.lengths_ms:11.2f}"
             f"{r.packed_ms:10.2f}{torch_ms}{r.saving:12.2f}x{vs}")
 
 
@@ -129,17 +116,13 @@ def cli(args) -> int:
     print("  full = no lengths; lengths = pyrnn.ops with lengths (padded batch); packed = the packed op on "
           "packed rows; real = sum(lengths) / (N*T)")
     print("  " + torch_note(not args.no_torch, "torch.nn.LSTM / GRU on the PackedSequence (enforce_sorted=False)"))
-    print(f"  threads  {threads()} for each library (PYRNN_NUM_THREADS, else all cores)")
+    print(THREADS_LINE.format(threads()))
     print(HEADER, flush=True)
     shapes = [s for s in (args.shape or (QUICK_SHAPES if args.quick else SHAPES)) if s[0] >= 2]
     rows = run(ops_=args.op or ("lstm", "gru"), shapes=shapes, dtype=np.dtype(args.dtype).type,
                repeat=2 if args.quick else args.repeat, torch=not args.no_torch,
-               progress=lambda line: print(line, flush=True))
+               progress=print_line)
     if args.json:
-        path = args.json if args.json != "benchmarks/results/cpu.json" else "benchmarks/results/lengths.json"
-        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-        with open(path, "w") as f:
-            json.dump({"environment": dict(environment(), threads=threads()),
-                       "rows": [dict(asdict(r), saving=r.saving, vs_torch=r.vs_torch) for r in rows]}, f, indent=2)
-        print(f"wrote {path}")
+        write_rows(args.json, "lengths", dict(environment(), threads=threads()),
+                   [dict(asdict(r), saving=r.saving, vs_torch=r.vs_torch) for r in rows])
     return 0

@@ -14,15 +14,14 @@ Ratios to quote: step / numpy (<= 1.5 is the target) and torch / step (> 1: pyrn
 """
 from __future__ import annotations
 
-import json
-import os
 from dataclasses import asdict, dataclass
 
 import numpy as np
 
 from .. import ops
+from ._table import cell, keep, print_line, print_load_average, ratio_cell, write_rows
 from .bench import environment, torch_note, torch_version
-from .bench_torch import _timeit_rounds, threads
+from .bench_torch import THREADS_LINE, _timeit_rounds, threads
 
 SHAPES = [(1, 256), (1, 1024), (32, 256)]  # (N, H = D)
 QUICK_SHAPES = [(2, 16)]
@@ -94,10 +93,7 @@ def run(shapes=SHAPES, repeat=50, torch=True, progress=print):
         # in the rounds, 190 us with it)
         times = [1e3 * t for t in _timeit_rounds(fns[:3], repeat)]  # ms -> us
         torch_us = 1e3 * _timeit_rounds(fns[3:], repeat)[0] if torch else None
-        row = StepRow(N, H, *times, torch_us)
-        rows.append(row)
-        if progress:
-            progress(format_row(row))
+        keep(rows, StepRow(N, H, *times, torch_us), progress, format_row)
     return rows
 
 
@@ -106,8 +102,7 @@ HEADER = (f"{'N, H=D':<10}{'layer us':>10}{'step us':>9}{'numpy us':>10}{'torch 
 
 
 def format_row(r: StepRow) -> str:
-    torch_us = f"{r.torch_us:10.1f}" if r.torch_us is not None else f"{'-':>10}"
-    vs = f"{r.vs_torch:8.2f}x" if r.vs_torch is not None else f"{'-':>9}"
+    torch_us, vs = cell(r.torch_us, "10.1f", 10), ratio_cell(r.vs_torch, 9)
     return (f"{f'{r.N}, {r.H}':<10}{r.layer_us:10.1f}{r.step_us:9.1f}{r.numpy_us:10.1f}{torch_us}"
             f"{r.vs_numpy:10.2f}x{vs}")
 
@@ -118,20 +113,12 @@ def cli(args) -> int:
     print("  layer = stateful TimeLSTM.forward on (N, 1, D) (trains: saves for backward); step = "
           "ops.lstm_step (inference); numpy = the same step in plain NumPy")
     print("  " + torch_note(not args.no_torch, "torch.nn.LSTM under no_grad, state carried,"))
-    print(f"  threads  {threads()} for each library (PYRNN_NUM_THREADS, else all cores)")
-    try:
-        print(f"  load average {' '.join(f'{v:.2f}' for v in os.getloadavg())}, {os.cpu_count()} CPUs")
-    except OSError:
-        pass
+    print(THREADS_LINE.format(threads()))
+    print_load_average()
     print(HEADER, flush=True)
     rows = run(shapes=QUICK_SHAPES if args.quick else SHAPES, repeat=5 if args.quick else max(args.repeat, 50),
-               torch=not args.no_torch, progress=lambda line: print(line, flush=True))
+               torch=not args.no_torch, progress=print_line)
     if args.json:
-        path = args.json if args.json != "benchmarks/results/cpu.json" else "benchmarks/results/step.json"
-        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-        with open(path, "w") as f:
-            json.dump({"environment": dict(environment(), threads=threads()),
-                       "rows": [dict(asdict(r), vs_numpy=r.vs_numpy, vs_torch=r.vs_torch) for r in rows]}, f,
-                      indent=2)
-        print(f"wrote {path}")
+        write_rows(args.json, "step", dict(environment(), threads=threads()),
+                   [dict(asdict(r), vs_numpy=r.vs_numpy, vs_torch=r.vs_torch) for r in rows])
     return 0

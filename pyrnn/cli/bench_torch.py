@@ -20,21 +20,15 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from .bench import QUICK_SHAPES, SETTLE_S, SHAPES, _inputs, pyrnn_step
+from ._table import keep, print_line, print_load_average, write_rows
+from .bench import LABELS, QUICK_SHAPES, SETTLE_S, SHAPES, Case, _inputs, pyrnn_step
 
-LABELS = {"lstm": "lstm", "gru": "gru-ra"}
 PACKED_LABELS = {"lstm": "lstm/p", "gru": "gru/p"}  # gru/p: the reset-after GRU too
 PACKED_MIN_N = 4  # packed rows for the shapes with at least this many sequences
 
 
 @dataclass
-class BridgeRow:
-    op: str
-    N: int
-    T: int
-    D: int
-    H: int
-    dtype: str
+class BridgeRow(Case):
     bridge_ms: float   # pyrnn.torch module, fwd+bwd
     torch_ms: float    # torch.nn module, fwd+bwd
     ops_ms: float      # pyrnn.ops forward + backward on NumPy arrays (no torch)
@@ -131,6 +125,10 @@ def modules(op, D, H, dtype, seed=0):
     return theirs, ours
 
 
+# the line under a bench's title that says threads(), for `.format(threads())`
+THREADS_LINE = "  threads  {} for each library (PYRNN_NUM_THREADS, else all cores)"
+
+
 def threads() -> int:
     """The thread count both libraries get: PYRNN_NUM_THREADS (which sizes pyrnn's pool) when set,
     else every core (pyrnn's default, and `pyrnn bench`'s setting for torch)."""
@@ -154,10 +152,7 @@ def run(ops_=("lstm", "gru"), shapes=SHAPES, dtype=np.float32, repeat=5, progres
             bridge, alone, tms = _timeit_rounds(
                 [module_step(ours, x, dh), pyrnn_step(op, "fwd+bwd", xs, Wx, Wh, b, dhs), module_step(theirs, x, dh)],
                 repeat)
-            row = BridgeRow(op, N, T, D, H, np.dtype(dtype).name, bridge, tms, alone)
-            rows.append(row)
-            if progress:
-                progress(format_row(row))
+            keep(rows, BridgeRow(op, N, T, D, H, np.dtype(dtype).name, bridge, tms, alone), progress, format_row)
         for N, T, D, H in shapes:
             if N < PACKED_MIN_N:
                 continue
@@ -174,10 +169,8 @@ def run(ops_=("lstm", "gru"), shapes=SHAPES, dtype=np.float32, repeat=5, progres
                  packed_ops_step(op, data.detach().numpy(), packed.batch_sizes.numpy(), Wx, Wh, b, dh.numpy()),
                  packed_module_step(theirs, data, packed, dh)],
                 repeat)
-            row = BridgeRow(op, N, T, D, H, np.dtype(dtype).name, bridge, tms, alone, packed=True)
-            rows.append(row)
-            if progress:
-                progress(format_row(row))
+            keep(rows, BridgeRow(op, N, T, D, H, np.dtype(dtype).name, bridge, tms, alone, packed=True), progress,
+                 format_row)
     return rows
 
 
@@ -187,14 +180,12 @@ HEADER = (f"{'op':<7}{'N,T,D,H':<16}{'bridge ms':>10}{'torch ms':>10}{'vs torch'
 
 def format_row(r: BridgeRow) -> str:
     label = (PACKED_LABELS if r.packed else LABELS)[r.op]
-    return (f"{label:<7}{f'{r.N},{r.T},{r.D},{r.H}':<16}{r.bridge_ms:10.2f}{r.torch_ms:10.2f}"
+    return (f"{label:<7}{r.shape:<16}{r.bridge_ms:10.2f}{r.torch_ms:10.2f}"
             f"{r.ratio:8.2f}x{r.ops_ms:9.2f}{100 * r.overhead:16.1f}%")
 
 
 def cli(args) -> int:
     """`pyrnn bench --torch-bridge` (honours --op, --shape, --quick, --dtype, --repeat, --json)."""
-    import json
-
     from .bench import environment, torch_version
     if torch_version() is None:
         print("pyrnn bench --torch-bridge: PyTorch is not installed: pip install 'pyrnn[torch]'", flush=True)
@@ -202,25 +193,17 @@ def cli(args) -> int:
     print("pyrnn bench --torch-bridge: median ms per fwd+bwd step (grads set to None, forward, backward "
           "with dx), batch_first, one layer; the three timed in rounds")
     print(f"  bridge   pyrnn.torch.LSTM / GRU;  torch  torch.nn.LSTM / GRU {torch_version()}, CPU; same state_dict")
-    print(f"  threads  {threads()} for each library (PYRNN_NUM_THREADS, else all cores)")
+    print(THREADS_LINE.format(threads()))
     print("  vs torch = torch ms / bridge ms (> 1: the bridge is faster); ops ms = pyrnn.ops alone on "
           "NumPy arrays; bridge overhead = bridge / ops - 1")
     print(f"  /p       PackedSequence input (shapes with N >= {PACKED_MIN_N}): lengths T down to T/2, "
           f"shuffled (enforce_sorted=False); ops = the packed op")
-    try:
-        print(f"  load average {' '.join(f'{v:.2f}' for v in os.getloadavg())}, {os.cpu_count()} CPUs "
-              f"(other processes on the cores slow torch's OpenMP barriers most)")
-    except OSError:
-        pass
+    print_load_average(suffix=" (other processes on the cores slow torch's OpenMP barriers most)")
     print(HEADER, flush=True)
     shapes = args.shape or (QUICK_SHAPES if args.quick else SHAPES)
     rows = run(ops_=args.op or ("lstm", "gru"), shapes=shapes, dtype=np.dtype(args.dtype).type,
-               repeat=2 if args.quick else args.repeat, progress=lambda line: print(line, flush=True))
+               repeat=2 if args.quick else args.repeat, progress=print_line)
     if args.json:
-        path = args.json if args.json != "benchmarks/results/cpu.json" else "benchmarks/results/torch-bridge.json"
-        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-        with open(path, "w") as f:
-            json.dump({"environment": dict(environment(), threads=threads()),
-                       "rows": [dict(asdict(r), ratio=r.ratio, overhead=r.overhead) for r in rows]}, f, indent=2)
-        print(f"wrote {path}")
+        write_rows(args.json, "torch-bridge", dict(environment(), threads=threads()),
+                   [dict(asdict(r), ratio=r.ratio, overhead=r.overhead) for r in rows])
     return 0

@@ -19,22 +19,9 @@ class Vocab:
         self.pad = pad
         self.pad_id = None if pad is None else self.token_to_id[pad]
 
-    # the book's names
-    @property
-    def char_to_id(self):
-        return self.token_to_id
-
-    @property
-    def id_to_char(self):
-        return self.id_to_token
-
-    @property
-    def word_to_id(self):
-        return self.token_to_id
-
-    @property
-    def id_to_word(self):
-        return self.id_to_token
+    # the book's names: char_to_id / word_to_id are token_to_id, id_to_char / id_to_word are id_to_token
+    char_to_id = word_to_id = property(lambda self: self.token_to_id)
+    id_to_char = id_to_word = property(lambda self: self.id_to_token)
 
     def __len__(self):
         return len(self.tokens)

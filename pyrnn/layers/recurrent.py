@@ -31,6 +31,14 @@ def _step(name, a, width="D"):
     return a[:, None, :]
 
 
+def _cell_backward(layer, backward, dh_next):
+    """RNN's and GRU's one-step backward: the op's backward (ops.rnn_backward / gru_backward) of the last
+    forward, its weight gradients into layer.grads -> (dx (N, D), dh_prev (N, H))."""
+    saved = layer._need(layer.cache)
+    dxs, dWx, dWh, db, dh_prev = backward(_step("dh_next", dh_next, "H"), None, saved)
+    layer._set_grads(dWx, dWh, db)
+    return dxs[:, 0, :], dh_prev
+
 class RNN(Layer):
     """One tanh RNN step: h_next = tanh(h_prev @ Wh + x @ Wx + b). Wx (D, H), Wh (H, H), b (H,)."""
 
@@ -44,10 +52,7 @@ class RNN(Layer):
         return h_next
 
     def backward(self, dh_next):
-        saved = self._need(self.cache)
-        dxs, dWx, dWh, db, dh_prev = ops.rnn_backward(_step("dh_next", dh_next, "H"), None, saved)
-        self._set_grads(dWx, dWh, db)
-        return dxs[:, 0, :], dh_prev
+        return _cell_backward(self, ops.rnn_backward, dh_next)
 
 
 class LSTM(Layer):
@@ -117,10 +122,7 @@ class GRU(_GRUParams, Layer):
         return h_next
 
     def backward(self, dh_next):
-        saved = self._need(self.cache)
-        dxs, dWx, dWh, db, dh_prev = ops.gru_backward(_step("dh_next", dh_next, "H"), None, saved)
-        self._set_grads(dWx, dWh, db)
-        return dxs[:, 0, :], dh_prev
+        return _cell_backward(self, ops.gru_backward, dh_next)
 
 
 class _TimeRecurrent(Layer):

@@ -25,6 +25,18 @@ def _start_tokens(xp, n, start_id):
     return xp.asarray(start_id).reshape(n, 1)
 
 
+def _greedy(xp, lstm, h, start_id, n, sample_size, scores):
+    """The decoders' generate: lstm starts from h; from start_id, each next ids (N, 1) are the argmax of
+    scores(the last ids (N, 1)) (N, 1, V). -> (N, sample_size) ids."""
+    lstm.set_state(h)
+    x = _start_tokens(xp, n, start_id)
+    out = []
+    for _ in range(sample_size):
+        x = scores(x).argmax(axis=2)
+        out.append(x[:, 0])
+    return xp.stack(out, axis=1)
+
+
 class Encoder(Model):
     """TimeEmbedding + TimeLSTM: xs (N, T) -> hs (N, T, H). With ``bidirectional`` a
     TimeBiLSTM of H // 2 units per direction (hs still (N, T, H))."""
@@ -112,15 +124,8 @@ class Decoder(Model):
         return self.lstm.dh
 
     def generate(self, h, start_id, sample_size):
-        xp = _xp(h)
-        self.lstm.set_state(h)
-        x = _start_tokens(xp, h.shape[0], start_id)
-        out = []
-        for _ in range(sample_size):
-            score = self.affine.forward(self.lstm.forward(self.embed.forward(x)))
-            x = score.argmax(axis=2)
-            out.append(x[:, 0])
-        return xp.stack(out, axis=1)
+        return _greedy(_xp(h), self.lstm, h, start_id, h.shape[0], sample_size,
+                       lambda x: self.affine.forward(self.lstm.forward(self.embed.forward(x))))
 
     def decode_start(self, h):
         """The decoding state (h, c) from the encoder's h (c None: zeros, as in `forward`)."""
@@ -167,14 +172,7 @@ class PeekyDecoder(Model):
         return dh
 
     def generate(self, h, start_id, sample_size):
-        xp = _xp(h)
-        self.lstm.set_state(h)
-        x = _start_tokens(xp, h.shape[0], start_id)
-        out = []
-        for _ in range(sample_size):
-            x = self._step(x, h).argmax(axis=2)
-            out.append(x[:, 0])
-        return xp.stack(out, axis=1)
+        return _greedy(_xp(h), self.lstm, h, start_id, h.shape[0], sample_size, lambda x: self._step(x, h))
 
     def decode_start(self, h):
         """(h_enc, h, c): the encoder's h is read at every step and is the LSTM's first state."""
@@ -226,15 +224,15 @@ class AttentionDecoder(Model):
 
     def generate(self, enc_hs, h, start_id, sample_size, mask=None):
         xp = _xp(enc_hs)
-        self.lstm.set_state(h)
-        x = _start_tokens(xp, enc_hs.shape[0], start_id)
-        out, weights = [], []
-        for _ in range(sample_size):
-            x = self._step(x, enc_hs, mask).argmax(axis=2)
-            out.append(x[:, 0])
+        weights = []
+
+        def scores(x):
+            s = self._step(x, enc_hs, mask)
             weights.append(self.attention.weights[:, 0])
+            return s
+        ids = _greedy(xp, self.lstm, h, start_id, enc_hs.shape[0], sample_size, scores)
         self.attention_weights = xp.stack(weights, axis=1)
-        return xp.stack(out, axis=1)
+        return ids
 
     def decode_step(self, state, ids):
         """state (enc_hs, mask, h, c); mask None or (N, Te) travels with the rows."""

@@ -23,6 +23,13 @@ def _check(params, grads):
         raise ValueError(f"params and grads: lists of different lengths ({len(params)} vs {len(grads)})")
 
 
+def _state(state, params, grads):
+    """An update's start: params and grads checked; `state` (one array per parameter), or zeros like the
+    parameters on the first update (state None)."""
+    _check(params, grads)
+    return _zeros(params) if state is None else state
+
+
 class SGD:
     """p -= lr * g."""
 
@@ -43,9 +50,7 @@ class Momentum:
         self.v = None
 
     def update(self, params, grads):
-        _check(params, grads)
-        if self.v is None:
-            self.v = _zeros(params)
+        self.v = _state(self.v, params, grads)
         for p, g, v in zip(params, grads, self.v):
             v *= self.momentum
             v -= self.lr * g
@@ -56,9 +61,7 @@ class Nesterov(Momentum):
     """Nesterov's accelerated gradient in the book's form (Sutskever et al. 2013)."""
 
     def update(self, params, grads):
-        _check(params, grads)
-        if self.v is None:
-            self.v = _zeros(params)
+        self.v = _state(self.v, params, grads)
         m, lr = self.momentum, self.lr
         for p, g, v in zip(params, grads, self.v):
             v *= m
@@ -75,9 +78,7 @@ class AdaGrad:
         self.h = None
 
     def update(self, params, grads):
-        _check(params, grads)
-        if self.h is None:
-            self.h = _zeros(params)
+        self.h = _state(self.h, params, grads)
         for p, g, h in zip(params, grads, self.h):
             xp = get_xp(p)
             h += g * g
@@ -92,9 +93,7 @@ class RMSprop:
         self.h = None
 
     def update(self, params, grads):
-        _check(params, grads)
-        if self.h is None:
-            self.h = _zeros(params)
+        self.h = _state(self.h, params, grads)
         for p, g, h in zip(params, grads, self.h):
             xp = get_xp(p)
             h *= self.decay_rate
@@ -111,9 +110,7 @@ class Adam:
         self.m = self.v = None
 
     def update(self, params, grads):
-        _check(params, grads)
-        if self.m is None:
-            self.m, self.v = _zeros(params), _zeros(params)
+        self.m, self.v = _state(self.m, params, grads), _state(self.v, params, grads)
         self.iter += 1
         lr_t = self.lr * math.sqrt(1.0 - self.beta2 ** self.iter) / (1.0 - self.beta1 ** self.iter)
         for p, g, m, v in zip(params, grads, self.m, self.v):

@@ -23,6 +23,32 @@ def _step(model, optimizer, max_grad):
     optimizer.update(params, grads)
 
 
+def _epoch(trainer, batch, max_iters, max_grad, eval_interval, show_progress, report):
+    """One epoch of both trainers: for it in range(max_iters), ``bx, bt = batch(it)``, forward, backward
+    and an optimizer step; every ``eval_interval`` iterations ``report(mean loss, bar)`` (records it,
+    shows it on the bar), and ``report(mean, None)`` for a last partial interval. Returns the epoch's
+    mean loss."""
+    bar = progress(range(max_iters), total=max_iters, enabled=show_progress,
+                   desc=f"epoch {trainer.current_epoch + 1}")
+    total, count, epoch_total = 0.0, 0, 0.0
+    for it in bar:
+        bx, bt = batch(it)
+        loss = trainer.model.forward(bx, bt)
+        trainer.model.backward()
+        _step(trainer.model, trainer.optimizer, max_grad)
+        total += loss
+        count += 1
+        if eval_interval and count == eval_interval:
+            report(float(total) / count, bar)
+            epoch_total += float(total)
+            total, count = 0.0, 0
+    bar.close()
+    epoch_total += float(total)
+    if count and eval_interval:
+        report(float(total) / count, None)
+    return epoch_total / max_iters
+
+
 class Trainer:
     """fit(x, t) runs ``loss = model.forward(bx, bt); model.backward()`` and an optimizer
     step per mini-batch, shuffling every epoch with a Generator seeded by ``seed``.
@@ -47,32 +73,22 @@ class Trainer:
             raise ValueError(f"batch_size={batch_size} is larger than the data ({n} examples)")
         xp = get_xp(x)
         max_iters = n // batch_size
+
+        def report(avg, bar):
+            self.loss_list.append(avg)
+            if bar is not None:
+                bar.set_postfix(loss=f"{avg:.3f}")
         for _ in range(max_epoch):
             start = time.perf_counter()
             idx = self.rng.permutation(n) if shuffle else np.arange(n)
             idx = xp.asarray(idx)
-            total, count, epoch_total = 0.0, 0, 0.0
-            bar = progress(range(max_iters), total=max_iters, enabled=show_progress,
-                           desc=f"epoch {self.current_epoch + 1}")
-            for it in bar:
+
+            def batch(it, idx=idx):
                 b = idx[it * batch_size:(it + 1) * batch_size]
-                loss = self.model.forward(x[b], t[b])
-                self.model.backward()
-                _step(self.model, self.optimizer, max_grad)
-                total += loss
-                count += 1
-                if eval_interval and count == eval_interval:
-                    avg = float(total) / count
-                    self.loss_list.append(avg)
-                    bar.set_postfix(loss=f"{avg:.3f}")
-                    epoch_total += float(total)
-                    total, count = 0.0, 0
-            bar.close()
-            epoch_total += float(total)
-            if count and eval_interval:
-                self.loss_list.append(float(total) / count)
+                return x[b], t[b]
+            mean = _epoch(self, batch, max_iters, max_grad, eval_interval, show_progress, report)
             self.current_epoch += 1
-            self.epoch_loss.append(epoch_total / max_iters)
+            self.epoch_loss.append(mean)
             self.epoch_time.append(time.perf_counter() - start)
             if verbose:
                 print(f"| epoch {self.current_epoch} | loss {self.epoch_loss[-1]:.4f} "
@@ -119,30 +135,18 @@ class RnnlmTrainer:
             raise ValueError(f"the stream ({len(xs)} tokens) is shorter than one batch "
                              f"({batch_size} x {time_size})")
         best_val = math.inf
+
+        def report(avg, bar):
+            ppl = math.exp(avg)
+            self.ppl_list.append(ppl)
+            if bar is not None:
+                bar.set_postfix(ppl=f"{ppl:.1f}")
         for _ in range(max_epoch):
             start = time.perf_counter()
-            total, count, epoch_total = 0.0, 0, 0.0
-            bar = progress(range(max_iters), total=max_iters, enabled=show_progress,
-                           desc=f"epoch {self.current_epoch + 1}")
-            for _it in bar:
-                bx, bt = self.get_batch(xs, ts, batch_size, time_size)
-                loss = self.model.forward(bx, bt)
-                self.model.backward()
-                _step(self.model, self.optimizer, max_grad)
-                total += loss
-                count += 1
-                if eval_interval and count == eval_interval:
-                    ppl = math.exp(float(total) / count)
-                    self.ppl_list.append(ppl)
-                    bar.set_postfix(ppl=f"{ppl:.1f}")
-                    epoch_total += float(total)
-                    total, count = 0.0, 0
-            bar.close()
-            epoch_total += float(total)
-            if count and eval_interval:
-                self.ppl_list.append(math.exp(float(total) / count))
+            mean = _epoch(self, lambda _it: self.get_batch(xs, ts, batch_size, time_size), max_iters, max_grad,
+                          eval_interval, show_progress, report)
             self.current_epoch += 1
-            self.epoch_ppl.append(math.exp(epoch_total / max_iters))
+            self.epoch_ppl.append(math.exp(mean))
             self.epoch_time.append(time.perf_counter() - start)
             line = (f"| epoch {self.current_epoch} | train perplexity {self.epoch_ppl[-1]:.2f} "
                     f"| {self.epoch_time[-1]:.1f} s")

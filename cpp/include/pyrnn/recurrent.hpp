@@ -24,6 +24,7 @@
 #include "pyrnn/core/activations.hpp"
 #include "pyrnn/core/blas.hpp"
 #include "pyrnn/core/buffer.hpp"
+#include "pyrnn/core/env.hpp"
 #include "pyrnn/core/index.hpp"
 #include "pyrnn/core/profile.hpp"
 #include "pyrnn/core/simd.hpp"
@@ -55,10 +56,7 @@ namespace detail {
 // Cost per element of a recurrent pointwise pass, in parallel_for's units: 40 splits the rows of
 // an (N=32, H=128) step across 2 threads (measured 4-6% faster than 4, which did not). PYRNN_POINTWISE_COST.
 inline double pointwise_cost() {
-  static const double v = [] {
-    const char* s = std::getenv("PYRNN_POINTWISE_COST");
-    return s ? std::atof(s) : 40.0;
-  }();
+  static const double v = env_number("PYRNN_POINTWISE_COST", 40.0);
   return v;
 }
 
@@ -178,6 +176,18 @@ inline void grad_from_previous_states(const Steps& s, index_t H, index_t C, cons
   }
   pgemm<T>(true, false, H, C, R - 1, T(1), hs, H, dA + ldd, ldd, T(0), dW, ldw);
   if (h0) pgemm<T>(true, false, H, C, N, T(1), h0, H, dA0.data(), C, T(1), dW, ldw);
+}
+
+// The end of the RNN's and the LSTM's backward, after the time loop (all G columns of dA (rows,G) meet
+// h_{t-1} through Wh (H,G)): dh0 <- dh, the gradient that reached the initial state; dxs, dWx, db from
+// dA and the inputs; then dWh from dA and the states before each step (which clears dA's t = 0 rows).
+template <typename T>
+inline void grads_after_loop(const Steps& s, index_t D, index_t H, index_t G, const T* xs, const T* Wx,
+                             const T* h0, const T* hs, const std::vector<T>& dh, T* dA, T* dxs, T* dWx, T* db,
+                             T* dWh, T* dh0) {
+  std::copy(dh.begin(), dh.end(), dh0);
+  input_grads(s.total(), D, G, xs, Wx, dA, dxs, dWx, db);
+  grad_from_previous_states<T>(s, H, G, h0, hs, dA, G, dWh, G);
 }
 
 // ---- one batch row of one step, compiled for AVX-512 / AVX2 / baseline (PYRNN_SIMD_CLONES) ----------
@@ -375,9 +385,7 @@ void rnn_backward(const Steps& s, index_t D, index_t H, const T* xs, const T* Wx
     ProfTimer pt(kBwdStepGemm);
     whb.backward(M, dA.data() + s.row(0, t) * H, s.stride() * H, 0, H, T(0), dh.data(), H);
   }
-  std::copy(dh.begin(), dh.end(), dh0);
-  detail::input_grads(s.total(), D, H, xs, Wx, dA.data(), dxs, dWx, db);
-  detail::grad_from_previous_states<T>(s, H, H, h0, hs, dA.data(), H, dWh, H);
+  detail::grads_after_loop<T>(s, D, H, H, xs, Wx, h0, hs, dh, dA.data(), dxs, dWx, db, dWh, dh0);
 }
 
 // ---- LSTM -------------------------------------------------------------------------------------------
@@ -466,9 +474,7 @@ void lstm_backward(const Steps& s, index_t D, index_t H, const T* xs, const T* W
     ProfTimer pt(kBwdStepGemm);
     whb.backward(M, dA.data() + s.row(0, t) * G, s.stride() * G, 0, G, T(0), dh.data(), H);
   }
-  std::copy(dh.begin(), dh.end(), dh0);
-  detail::input_grads(s.total(), D, G, xs, Wx, dA.data(), dxs, dWx, db);
-  detail::grad_from_previous_states<T>(s, H, G, h0, hs, dA.data(), G, dWh, G);
+  detail::grads_after_loop<T>(s, D, H, G, xs, Wx, h0, hs, dh, dA.data(), dxs, dWx, db, dWh, dh0);
 }
 
 // ---- GRU --------------------------------------------------------------------------------------------

@@ -40,9 +40,8 @@ namespace pyrnn_cuda {
   X(size, N) X(size, Te) X(size, Td) X(size, H)      \
   X(in, hs) X(in, hq) X(in_mask, mask)               \
   X(out, a)
-PYRNN_CUDA_ARGS(AttentionWeightsForwardArgs, PYRNN_CUDA_ATTENTION_WEIGHTS_FORWARD_ARGS)
-template <typename T>
-void attention_weights_forward(const Session& s, const AttentionWeightsForwardArgs<T>& args);
+PYRNN_CUDA_DECLARE_OP(attention_weights_forward, AttentionWeightsForwardArgs,
+                      PYRNN_CUDA_ATTENTION_WEIGHTS_FORWARD_ARGS);
 
 // saved: hs (N,Te,H), hq (N,Td,H), a (N,Td,Te); grad in: da (N,Td,Te)
 // -> dhs (N,Te,H), dhq (N,Td,H); workspace ds (N,Td,Te), the score gradient
@@ -50,36 +49,29 @@ void attention_weights_forward(const Session& s, const AttentionWeightsForwardAr
   X(size, N) X(size, Te) X(size, Td) X(size, H)       \
   X(in, hs) X(in, hq) X(in, a) X(in, da)              \
   X(out, dhs) X(out, dhq) X(out, ds)
-PYRNN_CUDA_ARGS(AttentionWeightsBackwardArgs, PYRNN_CUDA_ATTENTION_WEIGHTS_BACKWARD_ARGS)
-template <typename T>
-void attention_weights_backward(const Session& s, const AttentionWeightsBackwardArgs<T>& args);
+PYRNN_CUDA_DECLARE_OP(attention_weights_backward, AttentionWeightsBackwardArgs,
+                      PYRNN_CUDA_ATTENTION_WEIGHTS_BACKWARD_ARGS);
 
 // hs (N,Te,H), a (N,Td,Te) -> c (N,Td,H)
 #define PYRNN_CUDA_WEIGHTED_SUM_FORWARD_ARGS(X) \
   X(size, N) X(size, Te) X(size, Td) X(size, H) \
   X(in, hs) X(in, a)                            \
   X(out, c)
-PYRNN_CUDA_ARGS(WeightedSumForwardArgs, PYRNN_CUDA_WEIGHTED_SUM_FORWARD_ARGS)
-template <typename T>
-void weighted_sum_forward(const Session& s, const WeightedSumForwardArgs<T>& args);
+PYRNN_CUDA_DECLARE_OP(weighted_sum_forward, WeightedSumForwardArgs, PYRNN_CUDA_WEIGHTED_SUM_FORWARD_ARGS);
 
 // saved: hs (N,Te,H), a (N,Td,Te); grad in: dc (N,Td,H) -> dhs (N,Te,H), da (N,Td,Te)
 #define PYRNN_CUDA_WEIGHTED_SUM_BACKWARD_ARGS(X) \
   X(size, N) X(size, Te) X(size, Td) X(size, H)  \
   X(in, hs) X(in, a) X(in, dc)                   \
   X(out, dhs) X(out, da)
-PYRNN_CUDA_ARGS(WeightedSumBackwardArgs, PYRNN_CUDA_WEIGHTED_SUM_BACKWARD_ARGS)
-template <typename T>
-void weighted_sum_backward(const Session& s, const WeightedSumBackwardArgs<T>& args);
+PYRNN_CUDA_DECLARE_OP(weighted_sum_backward, WeightedSumBackwardArgs, PYRNN_CUDA_WEIGHTED_SUM_BACKWARD_ARGS);
 
 // hs (N,Te,H), hq (N,Td,H), mask (N,Te)|null -> a (N,Td,Te), c (N,Td,H)
 #define PYRNN_CUDA_ATTENTION_FORWARD_ARGS(X)    \
   X(size, N) X(size, Te) X(size, Td) X(size, H) \
   X(in, hs) X(in, hq) X(in_mask, mask)          \
   X(out, a) X(out, c)
-PYRNN_CUDA_ARGS(AttentionForwardArgs, PYRNN_CUDA_ATTENTION_FORWARD_ARGS)
-template <typename T>
-void attention_forward(const Session& s, const AttentionForwardArgs<T>& args);
+PYRNN_CUDA_DECLARE_OP(attention_forward, AttentionForwardArgs, PYRNN_CUDA_ATTENTION_FORWARD_ARGS);
 
 // saved: hs (N,Te,H), hq (N,Td,H), a (N,Td,Te); grad in: dc (N,Td,H)
 // -> dhs (N,Te,H), dhq (N,Td,H); workspace ds (N,Td,Te): da = dc hs^T, then the score gradient in place
@@ -87,51 +79,45 @@ void attention_forward(const Session& s, const AttentionForwardArgs<T>& args);
   X(size, N) X(size, Te) X(size, Td) X(size, H) \
   X(in, hs) X(in, hq) X(in, a) X(in, dc)        \
   X(out, dhs) X(out, dhq) X(out, ds)
-PYRNN_CUDA_ARGS(AttentionBackwardArgs, PYRNN_CUDA_ATTENTION_BACKWARD_ARGS)
-template <typename T>
-void attention_backward(const Session& s, const AttentionBackwardArgs<T>& args);
+PYRNN_CUDA_DECLARE_OP(attention_backward, AttentionBackwardArgs, PYRNN_CUDA_ATTENTION_BACKWARD_ARGS);
+
+// the sizes every scaled dot-product attention op takes: batch N, heads Hh, query and key steps Tq, Tk,
+// key and value widths Dk, Dv
+#define PYRNN_CUDA_SDPA_SIZES(X) X(size, N) X(size, Hh) X(size, Tq) X(size, Tk) X(size, Dk) X(size, Dv)
 
 // ---- scaled dot-product attention, materialised ----
 
 // q (N,Hh,Tq,Dk), k (N,Hh,Tk,Dk), v (N,Hh,Tk,Dv), mask (N,Tk)|null -> P (N,Hh,Tq,Tk) the attention
 // weights (kept for the backward), out (N,Hh,Tq,Dv)
-#define PYRNN_CUDA_SDPA_FORWARD_ARGS(X)                                                  \
-  X(size, N) X(size, Hh) X(size, Tq) X(size, Tk) X(size, Dk) X(size, Dv) X(flag, causal) \
-  X(in, q) X(in, k) X(in, v) X(in_mask, mask)                                            \
+#define PYRNN_CUDA_SDPA_FORWARD_ARGS(X)       \
+  PYRNN_CUDA_SDPA_SIZES(X) X(flag, causal)    \
+  X(in, q) X(in, k) X(in, v) X(in_mask, mask) \
   X(out, P) X(out, out)
-PYRNN_CUDA_ARGS(SdpaForwardArgs, PYRNN_CUDA_SDPA_FORWARD_ARGS)
-template <typename T>
-void sdpa_forward(const Session& s, const SdpaForwardArgs<T>& args);
+PYRNN_CUDA_DECLARE_OP(sdpa_forward, SdpaForwardArgs, PYRNN_CUDA_SDPA_FORWARD_ARGS);
 
 // saved: q, k, v, P; grad in: dout (N,Hh,Tq,Dv) -> dq (N,Hh,Tq,Dk), dk (N,Hh,Tk,Dk), dv (N,Hh,Tk,Dv);
 // workspace dS (N,Hh,Tq,Tk): dout v^T, then the score gradient in place
-#define PYRNN_CUDA_SDPA_BACKWARD_ARGS(X)                                 \
-  X(size, N) X(size, Hh) X(size, Tq) X(size, Tk) X(size, Dk) X(size, Dv) \
-  X(in, q) X(in, k) X(in, v) X(in, P) X(in, dout)                        \
+#define PYRNN_CUDA_SDPA_BACKWARD_ARGS(X)          \
+  PYRNN_CUDA_SDPA_SIZES(X)                        \
+  X(in, q) X(in, k) X(in, v) X(in, P) X(in, dout) \
   X(out, dq) X(out, dk) X(out, dv) X(out, dS)
-PYRNN_CUDA_ARGS(SdpaBackwardArgs, PYRNN_CUDA_SDPA_BACKWARD_ARGS)
-template <typename T>
-void sdpa_backward(const Session& s, const SdpaBackwardArgs<T>& args);
+PYRNN_CUDA_DECLARE_OP(sdpa_backward, SdpaBackwardArgs, PYRNN_CUDA_SDPA_BACKWARD_ARGS);
 
 // ---- scaled dot-product attention, streaming ----
 
 // q (N,Hh,Tq,Dk), k (N,Hh,Tk,Dk), v (N,Hh,Tk,Dv), mask (N,Tk)|null -> out (N,Hh,Tq,Dv), lse (N,Hh,Tq)
-#define PYRNN_CUDA_SDPA_STREAM_FORWARD_ARGS(X)                                           \
-  X(size, N) X(size, Hh) X(size, Tq) X(size, Tk) X(size, Dk) X(size, Dv) X(flag, causal) \
-  X(in, q) X(in, k) X(in, v) X(in_mask, mask)                                            \
+#define PYRNN_CUDA_SDPA_STREAM_FORWARD_ARGS(X) \
+  PYRNN_CUDA_SDPA_SIZES(X) X(flag, causal)     \
+  X(in, q) X(in, k) X(in, v) X(in_mask, mask)  \
   X(out, out) X(out, lse)
-PYRNN_CUDA_ARGS(SdpaStreamForwardArgs, PYRNN_CUDA_SDPA_STREAM_FORWARD_ARGS)
-template <typename T>
-void sdpa_stream_forward(const Session& s, const SdpaStreamForwardArgs<T>& args);
+PYRNN_CUDA_DECLARE_OP(sdpa_stream_forward, SdpaStreamForwardArgs, PYRNN_CUDA_SDPA_STREAM_FORWARD_ARGS);
 
 // saved: q, k, v, mask, out, lse; grad in: dout (N,Hh,Tq,Dv) -> dq (N,Hh,Tq,Dk), dk (N,Hh,Tk,Dk),
 // dv (N,Hh,Tk,Dv); workspace D (N,Hh,Tq): rowsum(dout * out)
-#define PYRNN_CUDA_SDPA_STREAM_BACKWARD_ARGS(X)                                          \
-  X(size, N) X(size, Hh) X(size, Tq) X(size, Tk) X(size, Dk) X(size, Dv) X(flag, causal) \
-  X(in, q) X(in, k) X(in, v) X(in_mask, mask) X(in, out) X(in, lse) X(in, dout)          \
+#define PYRNN_CUDA_SDPA_STREAM_BACKWARD_ARGS(X)                                 \
+  PYRNN_CUDA_SDPA_SIZES(X) X(flag, causal)                                      \
+  X(in, q) X(in, k) X(in, v) X(in_mask, mask) X(in, out) X(in, lse) X(in, dout) \
   X(out, dq) X(out, dk) X(out, dv) X(out, D)
-PYRNN_CUDA_ARGS(SdpaStreamBackwardArgs, PYRNN_CUDA_SDPA_STREAM_BACKWARD_ARGS)
-template <typename T>
-void sdpa_stream_backward(const Session& s, const SdpaStreamBackwardArgs<T>& args);
+PYRNN_CUDA_DECLARE_OP(sdpa_stream_backward, SdpaStreamBackwardArgs, PYRNN_CUDA_SDPA_STREAM_BACKWARD_ARGS);
 
 }  // namespace pyrnn_cuda

@@ -26,9 +26,7 @@ constexpr idx kLayerNormRowsPerChunk = 64;
   X(size, R) X(positive, D)                      \
   X(in, x) X(in, gamma) X(in, beta) X(real, eps) \
   X(out, y) X(out, mean) X(out, rstd)
-PYRNN_CUDA_ARGS(LayerNormForwardArgs, PYRNN_CUDA_LAYER_NORM_FORWARD_ARGS)
-template <typename T>
-void layer_norm_forward(const Session& s, const LayerNormForwardArgs<T>& args);
+PYRNN_CUDA_DECLARE_OP(layer_norm_forward, LayerNormForwardArgs, PYRNN_CUDA_LAYER_NORM_FORWARD_ARGS);
 
 // dy, x (R, D), mean, rstd (R), gamma (D) -> dx (R, D), dgamma (D), dbeta (D); workspace part
 // (ceil(R / kLayerNormRowsPerChunk), 2, D) doubles: each chunk's dgamma and dbeta partials.
@@ -37,8 +35,6 @@ void layer_norm_forward(const Session& s, const LayerNormForwardArgs<T>& args);
   X(size, R) X(positive, D)                                \
   X(in, dy) X(in, x) X(in, mean) X(in, rstd) X(in, gamma)  \
   X(out, dx) X(out, dgamma) X(out, dbeta) X(out_f64, part)
-PYRNN_CUDA_ARGS(LayerNormBackwardArgs, PYRNN_CUDA_LAYER_NORM_BACKWARD_ARGS)
-template <typename T>
-void layer_norm_backward(const Session& s, const LayerNormBackwardArgs<T>& args);
+PYRNN_CUDA_DECLARE_OP(layer_norm_backward, LayerNormBackwardArgs, PYRNN_CUDA_LAYER_NORM_BACKWARD_ARGS);
 
 }  // namespace pyrnn_cuda

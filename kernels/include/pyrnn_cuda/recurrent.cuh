@@ -21,9 +21,7 @@ namespace pyrnn_cuda {
   X(size, N) X(size, T) X(size, D) X(positive, H)  \
   X(in, xs) X(in, Wx) X(in, Wh) X(in, b) X(in, h0) \
   X(out, hs) X(out, hT)
-PYRNN_CUDA_ARGS(RnnForwardArgs, PYRNN_CUDA_RNN_FORWARD_ARGS)
-template <typename T>
-void rnn_forward(const Session& s, const RnnForwardArgs<T>& args);
+PYRNN_CUDA_DECLARE_OP(rnn_forward, RnnForwardArgs, PYRNN_CUDA_RNN_FORWARD_ARGS);
 
 // saved: xs (N,T,D), Wx (D,H), Wh (H,H), h0 (N,H)|null, hs (N,T,H); grads in: dhs (N,T,H), dhT (N,H)|null
 // -> dxs (N,T,D), dWx (D,H), dWh (H,H), db (H)|null, dh0 (N,H); workspace dA (N,T,H), hprev (N,T,H)
@@ -31,9 +29,7 @@ void rnn_forward(const Session& s, const RnnForwardArgs<T>& args);
   X(size, N) X(size, T) X(size, D) X(positive, H)                                     \
   X(in, xs) X(in, Wx) X(in, Wh) X(in, h0) X(in, hs) X(in, dhs) X(in, dhT)             \
   X(out, dxs) X(out, dWx) X(out, dWh) X(out, db) X(out, dh0) X(out, dA) X(out, hprev)
-PYRNN_CUDA_ARGS(RnnBackwardArgs, PYRNN_CUDA_RNN_BACKWARD_ARGS)
-template <typename T>
-void rnn_backward(const Session& s, const RnnBackwardArgs<T>& args);
+PYRNN_CUDA_DECLARE_OP(rnn_backward, RnnBackwardArgs, PYRNN_CUDA_RNN_BACKWARD_ARGS);
 
 // ---- LSTM ----
 
@@ -44,9 +40,7 @@ void rnn_backward(const Session& s, const RnnBackwardArgs<T>& args);
   X(size, N) X(size, T) X(size, D) X(positive, H)            \
   X(in, xs) X(in, Wx) X(in, Wh) X(in, b) X(in, h0) X(in, c0) \
   X(out, hs) X(out, hT) X(out, cT) X(out, gates) X(out, cs)
-PYRNN_CUDA_ARGS(LstmForwardArgs, PYRNN_CUDA_LSTM_FORWARD_ARGS)
-template <typename T>
-void lstm_forward(const Session& s, const LstmForwardArgs<T>& args);
+PYRNN_CUDA_DECLARE_OP(lstm_forward, LstmForwardArgs, PYRNN_CUDA_LSTM_FORWARD_ARGS);
 
 // saved: xs (N,T,D), Wx (D,4H), Wh (H,4H), h0,c0 (N,H)|null, hs,cs (N,T,H), gates (N,T,4H);
 // grads in: dhs (N,T,H), dhT,dcT (N,H)|null
@@ -55,9 +49,7 @@ void lstm_forward(const Session& s, const LstmForwardArgs<T>& args);
   X(size, N) X(size, T) X(size, D) X(positive, H)                                                                     \
   X(in, xs) X(in, Wx) X(in, Wh) X(in, h0) X(in, c0) X(in, hs) X(in, cs) X(in, gates) X(in, dhs) X(in, dhT) X(in, dcT) \
   X(out, dxs) X(out, dWx) X(out, dWh) X(out, db) X(out, dh0) X(out, dc0) X(out, dA) X(out, hprev)
-PYRNN_CUDA_ARGS(LstmBackwardArgs, PYRNN_CUDA_LSTM_BACKWARD_ARGS)
-template <typename T>
-void lstm_backward(const Session& s, const LstmBackwardArgs<T>& args);
+PYRNN_CUDA_DECLARE_OP(lstm_backward, LstmBackwardArgs, PYRNN_CUDA_LSTM_BACKWARD_ARGS);
 
 // ---- GRU ----
 
@@ -71,9 +63,7 @@ void lstm_backward(const Session& s, const LstmBackwardArgs<T>& args);
   X(size, N) X(size, T) X(size, D) X(positive, H) X(flag, reset_after) \
   X(in, xs) X(in, Wx) X(in, Wh) X(in, b) X(in, h0)                     \
   X(out, hs) X(out, hT) X(out, gates) X(out, extra) X(out, scratch)
-PYRNN_CUDA_ARGS(GruForwardArgs, PYRNN_CUDA_GRU_FORWARD_ARGS)
-template <typename T>
-void gru_forward(const Session& s, const GruForwardArgs<T>& args);
+PYRNN_CUDA_DECLARE_OP(gru_forward, GruForwardArgs, PYRNN_CUDA_GRU_FORWARD_ARGS);
 
 // saved: xs (N,T,D), Wx (D,3H), Wh (H,3H), h0 (N,H)|null, hs (N,T,H), gates (N,T,3H), extra (N,T,H);
 // grads in: dhs (N,T,H), dhT (N,H)|null
@@ -84,8 +74,6 @@ void gru_forward(const Session& s, const GruForwardArgs<T>& args);
   X(size, N) X(size, T) X(size, D) X(positive, H) X(flag, reset_after)                                         \
   X(in, xs) X(in, Wx) X(in, Wh) X(in, h0) X(in, hs) X(in, gates) X(in, extra) X(in, dhs) X(in, dhT)            \
   X(out, dxs) X(out, dWx) X(out, dWh) X(out, db) X(out, dh0) X(out, dAx) X(out, dAh) X(out, drh) X(out, hprev)
-PYRNN_CUDA_ARGS(GruBackwardArgs, PYRNN_CUDA_GRU_BACKWARD_ARGS)
-template <typename T>
-void gru_backward(const Session& s, const GruBackwardArgs<T>& args);
+PYRNN_CUDA_DECLARE_OP(gru_backward, GruBackwardArgs, PYRNN_CUDA_GRU_BACKWARD_ARGS);
 
 }  // namespace pyrnn_cuda

@@ -12,7 +12,7 @@ only C-contiguous arrays of the exact dtype (they never convert), so the family 
 contiguous, and only when they are not already. ``saved`` payloads are tuples of arrays the kernels
 made or were given; they keep references to the caller's inputs (no copies), like the reference.
 """
-from pyrnn.backends import BackendUnavailable, export_ops
+from pyrnn.backends import _extension_unavailable, export_ops
 from pyrnn.backends import limits as _limits
 
 ARRAYS = {"numpy"}
@@ -40,15 +40,9 @@ except ImportError as e:  # not built (no compiler), BLAS missing, or failed to 
 
 def probe():
     if _cpu is None:
-        import importlib.util
-
-        from ..._install import source_tree_problem
-
-        if source_tree_problem():
-            raise BackendUnavailable(source_tree_problem(short=True))
-        if importlib.util.find_spec("pyrnn._cpu") is None:
-            raise BackendUnavailable("pyrnn._cpu not built (PYRNN_CPU=OFF, or no C++ compiler at install time)")
-        raise BackendUnavailable(f"pyrnn._cpu failed to import: {_import_error}")
+        raise _extension_unavailable("pyrnn._cpu",
+                                     "pyrnn._cpu not built (PYRNN_CPU=OFF, or no C++ compiler at install time)",
+                                     f"pyrnn._cpu failed to import: {_import_error}")
 
 
 def describe():

@@ -23,7 +23,7 @@ import importlib.util
 import os
 
 from pyrnn._arrays import cupy_module
-from pyrnn.backends import BackendUnavailable, export_ops
+from pyrnn.backends import BackendUnavailable, _extension_unavailable, export_ops
 from pyrnn.backends import limits as _limits
 
 ARRAYS = {"cupy"}
@@ -65,14 +65,10 @@ except ImportError as e:  # built without a CUDA toolkit, or cuBLAS not found at
 
 def probe():
     if _cuda is None:
-        from ..._install import source_tree_problem
-
-        if source_tree_problem():
-            raise BackendUnavailable(source_tree_problem(short=True))
-        if importlib.util.find_spec("pyrnn._cuda") is None:
-            raise BackendUnavailable("pyrnn._cuda not built (no CUDA toolkit at build time, or PYRNN_CUDA=OFF)")
         hint = " (pip install 'nvidia-cublas>=13,<14', or pyrnn[cuda])" if "libcublas" in str(_import_error) else ""
-        raise BackendUnavailable(f"pyrnn._cuda failed to load: {_import_error}{hint}")
+        raise _extension_unavailable("pyrnn._cuda",
+                                     "pyrnn._cuda not built (no CUDA toolkit at build time, or PYRNN_CUDA=OFF)",
+                                     f"pyrnn._cuda failed to load: {_import_error}{hint}")
     if not hasattr(_cuda, "lstm_forward"):
         raise BackendUnavailable("pyrnn._cuda is an old build without kernels; reinstall pyrnn")
     dev = _cuda.device_info()

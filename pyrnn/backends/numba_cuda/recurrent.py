@@ -30,6 +30,22 @@ def _states(s0, N, H, dtype, xp):
     return initial, initial.copy()
 
 
+def _forward_sizes(xs, Wh):
+    """What every forward starts from: the device of xs, its array module, its kernel-argument maker, and
+    N, T, H, dtype."""
+    dev = device(xs)
+    N, T, _ = xs.shape
+    return dev, dev.xp, dev.arg, N, T, Wh.shape[0], xs.dtype
+
+
+def _backward_sizes(hs):
+    """What every backward starts from: the device of hs (N, T, H), its array module, its kernel-argument
+    maker, and N, T, H, dtype."""
+    dev = device(hs)
+    N, T, H = hs.shape
+    return dev, dev.xp, dev.arg, N, T, H, hs.dtype
+
+
 def _saved_buffers(xp, train, dtype, *shapes):
     """Fresh arrays of these shapes for what a training forward saves; without training, (1, 1, 1)
     placeholders of the same kernel type, which save=False never writes."""
@@ -39,13 +55,10 @@ def _saved_buffers(xp, train, dtype, *shapes):
 # ---- tanh RNN --------------------------------------------------------------------------------------
 
 def rnn_forward(xs, Wx, Wh, b, h0, train):
-    dev = device(xs)
-    xp, a = dev.xp, dev.arg
-    N, T, _ = xs.shape
-    H = Wh.shape[0]
-    h0, h = _states(h0, N, H, xs.dtype, xp)
-    hs = xp.empty((N, T, H), dtype=xs.dtype)
-    ax, gh = input_projection(xs, Wx, b), xp.empty((N, H), dtype=xs.dtype)
+    dev, xp, a, N, T, H, dt = _forward_sizes(xs, Wh)
+    h0, h = _states(h0, N, H, dt, xp)
+    hs = xp.empty((N, T, H), dtype=dt)
+    ax, gh = input_projection(xs, Wx, b), xp.empty((N, H), dtype=dt)
     k_ax, k_gh, k_h, k_hs = a(ax), a(gh), a(h), a(hs)
     for t in range(T):
         xp.matmul(h, Wh, out=gh)
@@ -56,13 +69,11 @@ def rnn_forward(xs, Wx, Wh, b, h0, train):
 
 def rnn_backward(dhs, dhT, saved):
     xs, Wx, Wh, has_bias, h0, hs = saved
-    dev = device(hs)
-    xp, a = dev.xp, dev.arg
-    N, T, H = hs.shape
-    dh = state_or_zeros(dhT, N, H, hs.dtype, xp)
-    dA, dAt = xp.empty_like(hs), xp.empty((N, H), dtype=hs.dtype)
+    dev, xp, a, N, T, H, dt = _backward_sizes(hs)
+    dh = state_or_zeros(dhT, N, H, dt, xp)
+    dA, dAt = xp.empty_like(hs), xp.empty((N, H), dtype=dt)
     k_dhs, k_hs, k_dh, k_dA, k_dAt = a(contiguous(dhs)), a(hs), a(dh), a(dA), a(dAt)
-    one = _one(hs.dtype)
+    one = _one(dt)
     for t in range(T - 1, -1, -1):
         dev.launch(_kernels.rnn_backward_step, N * H, k_dhs, k_hs, k_dh, t, one, k_dA, k_dAt)
         xp.matmul(dAt, Wh.T, out=dh)
@@ -73,11 +84,7 @@ def rnn_backward(dhs, dhT, saved):
 # ---- LSTM ------------------------------------------------------------------------------------------
 
 def lstm_forward(xs, Wx, Wh, b, h0, c0, train):
-    dev = device(xs)
-    xp, a = dev.xp, dev.arg
-    N, T, _ = xs.shape
-    H = Wh.shape[0]
-    dt = xs.dtype
+    dev, xp, a, N, T, H, dt = _forward_sizes(xs, Wh)
     (h0, h), (c0, c) = _states(h0, N, H, dt, xp), _states(c0, N, H, dt, xp)
     hs = xp.empty((N, T, H), dtype=dt)
     cs, gates = _saved_buffers(xp, train, dt, (N, T, H), (N, T, 4 * H))
@@ -93,14 +100,12 @@ def lstm_forward(xs, Wx, Wh, b, h0, c0, train):
 
 def lstm_backward(dhs, dhT, dcT, saved):
     xs, Wx, Wh, has_bias, h0, c0, hs, cs, gates = saved
-    dev = device(hs)
-    xp, a = dev.xp, dev.arg
-    N, T, H = hs.shape
-    dh, dc = state_or_zeros(dhT, N, H, hs.dtype, xp), state_or_zeros(dcT, N, H, hs.dtype, xp)
-    dA, dAt = xp.empty_like(gates), xp.empty((N, 4 * H), dtype=hs.dtype)
+    dev, xp, a, N, T, H, dt = _backward_sizes(hs)
+    dh, dc = state_or_zeros(dhT, N, H, dt, xp), state_or_zeros(dcT, N, H, dt, xp)
+    dA, dAt = xp.empty_like(gates), xp.empty((N, 4 * H), dtype=dt)
     k_ins = [a(x) for x in (contiguous(dhs), c0, cs, gates)]
     k_outs = [a(x) for x in (dh, dc, dA, dAt)]
-    one = _one(hs.dtype)
+    one = _one(dt)
     for t in range(T - 1, -1, -1):
         dev.launch(_kernels.lstm_backward_step, N * H, *k_ins, t, one, *k_outs)
         xp.matmul(dAt, Wh.T, out=dh)
@@ -114,11 +119,7 @@ def lstm_backward(dhs, dhT, dcT, saved):
 # multiplies: dWh's n columns).
 
 def gru_forward(xs, Wx, Wh, b, h0, reset_after, train):
-    dev = device(xs)
-    xp, a = dev.xp, dev.arg
-    N, T, _ = xs.shape
-    H = Wh.shape[0]
-    dt = xs.dtype
+    dev, xp, a, N, T, H, dt = _forward_sizes(xs, Wh)
     h0, h = _states(h0, N, H, dt, xp)
     hs = xp.empty((N, T, H), dtype=dt)
     gates, hns_or_rhs = _saved_buffers(xp, train, dt, (N, T, 3 * H), (N, T, H))
@@ -150,10 +151,7 @@ def gru_forward(xs, Wx, Wh, b, h0, reset_after, train):
 
 def gru_backward(dhs, dhT, saved):
     xs, Wx, Wh, has_bias, reset_after, h0, hs, gates, hns_or_rhs = saved
-    dev = device(hs)
-    xp, a = dev.xp, dev.arg
-    N, T, H = hs.shape
-    dt = hs.dtype
+    dev, xp, a, N, T, H, dt = _backward_sizes(hs)
     one = _one(dt)
     part = state_or_zeros(dhT, N, H, dt, xp)   # the gradient on h_t is part + (the last dA @ Wh.T), as on the CPU
     gh = xp.zeros((N, H), dtype=dt)

@@ -7,6 +7,7 @@
 
 #include <cblas.h>  // scipy_openblas32's header: declares scipy_cblas_* and scipy_openblas_*
 
+#include "pyrnn/core/env.hpp"
 #include "pyrnn/core/index.hpp"
 #include "pyrnn/core/threads.hpp"
 
@@ -99,10 +100,7 @@ inline void blas_set_threads(int n) { scipy_openblas_set_num_threads(n); }
 
 // Blocks per thread for a large GEMM (tuning knob, measured: see pgemm). PYRNN_GEMM_BLOCKS.
 inline double gemm_blocks_per_thread() {
-  static const double v = [] {
-    const char* s = std::getenv("PYRNN_GEMM_BLOCKS");
-    return s ? std::atof(s) : 2.0;
-  }();
+  static const double v = env_number("PYRNN_GEMM_BLOCKS", 2.0);
   return v;
 }
 

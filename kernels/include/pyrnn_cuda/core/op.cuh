@@ -58,6 +58,13 @@ struct ArgType {
     }                                          \
   };
 
+// An op's declaration in its family's header: its argument struct Args (PYRNN_CUDA_ARGS of LIST) and
+// template <typename T> void op(const Session&, const Args<T>&), which the op's source defines
+#define PYRNN_CUDA_DECLARE_OP(op, Args, LIST) \
+  PYRNN_CUDA_ARGS(Args, LIST)                 \
+  template <typename T>                       \
+  void op(const ::pyrnn_cuda::Session& s, const Args<T>& args)
+
 // In the op's source, after its definition: the float and double instances the bindings call
 #define PYRNN_CUDA_INSTANTIATE(op, Args)                                      \
   template void op<float>(const ::pyrnn_cuda::Session&, const Args<float>&); \

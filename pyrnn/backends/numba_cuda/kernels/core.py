@@ -47,6 +47,17 @@ def sigmoid(x, one):
 
 
 @cuda.jit(device=True)
+def grid_cell(R, M):
+    # one thread per element of an (R, M) grid (a 1-D launch of R * M threads) -> this thread's (r, m),
+    # r = -1 for a thread past the grid's end (the kernels test r >= 0)
+    k = cuda.grid(1)
+    if k < R * M:
+        r = k // M
+        return r, k - r * M
+    return -1, 0
+
+
+@cuda.jit(device=True)
 def chunk_end(c, chunk, R):
     # the row after chunk c of a column sum over R rows in chunks of `chunk` rows (no min() in kernels:
     # numba's built-in CUDA target cannot type it)

@@ -11,7 +11,7 @@ import math
 
 from numba import cuda
 
-from .core import JIT, ROW_BLOCK, block_sum, chunk_end
+from .core import JIT, ROW_BLOCK, block_sum, chunk_end, grid_cell
 
 
 @cuda.jit(**JIT)
@@ -62,10 +62,8 @@ def layer_norm_param_partials(dy, x, mean, rstd, chunk, pg, pb):
     # dy, x (R, D), mean, rstd (R,), chunk -> pg, pb (C, D): the chunk sums of dy * xhat (for dgamma) and
     # dy (for dbeta); xhat = (x - mean) * rstd recomputed as the forward computed it
     C, D = pg.shape
-    i = cuda.grid(1)
-    if i < C * D:
-        c = i // D
-        d = i - c * D
+    c, d = grid_cell(C, D)
+    if c >= 0:
         sg = dy.dtype.type(0)
         sb = dy.dtype.type(0)
         for r in range(c * chunk, chunk_end(c, chunk, dy.shape[0])):

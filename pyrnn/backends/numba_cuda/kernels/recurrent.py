@@ -18,7 +18,7 @@ import math
 
 from numba import cuda
 
-from .core import JIT, sigmoid
+from .core import JIT, grid_cell, sigmoid
 
 
 @cuda.jit(device=True)
@@ -86,10 +86,8 @@ def _gru_step_saved(gates, h0, hs, n, t, H, j):
 def rnn_forward_step(ax, gh, t, h, hs):
     # ax (N, T, H), gh (N, H) = h_{t-1} Wh, t step; h (N, H) out: h_t, hs (N, T, H) out: hs[:, t]
     N, H = h.shape
-    k = cuda.grid(1)
-    if k < N * H:
-        n = k // H
-        j = k - n * H
+    n, j = grid_cell(N, H)
+    if n >= 0:
         v = math.tanh(ax[n, t, j] + gh[n, j])
         h[n, j] = v
         hs[n, t, j] = v
@@ -99,10 +97,8 @@ def rnn_forward_step(ax, gh, t, h, hs):
 def rnn_backward_step(dhs, hs, dh, t, one, dA, dAt):
     # dhs, hs (N, T, H), dh (N, H) gradient from step t+1; dA (N, T, H) out: dA[:, t], dAt (N, H) out: its copy
     N, H = dh.shape
-    k = cuda.grid(1)
-    if k < N * H:
-        n = k // H
-        j = k - n * H
+    n, j = grid_cell(N, H)
+    if n >= 0:
         y = hs[n, t, j]
         v = (dh[n, j] + dhs[n, t, j]) * (one - y * y)
         dA[n, t, j] = v
@@ -116,10 +112,8 @@ def lstm_forward_step(ax, gh, t, one, save, h, c, hs, cs, gates):
     # ax (N, T, 4H), gh (N, 4H) = h_{t-1} Wh; h, c (N, H) in: step t-1, out: step t; hs (N, T, H) out;
     # saved when `save`: cs (N, T, H), gates (N, T, 4H) activated [f, g, i, o]
     N, H = h.shape
-    k = cuda.grid(1)
-    if k < N * H:
-        n = k // H
-        j = k - n * H
+    n, j = grid_cell(N, H)
+    if n >= 0:
         f = sigmoid(ax[n, t, j] + gh[n, j], one)
         g = math.tanh(ax[n, t, H + j] + gh[n, H + j])
         i = sigmoid(ax[n, t, 2 * H + j] + gh[n, 2 * H + j], one)
@@ -139,10 +133,8 @@ def lstm_backward_step(dhs, c0, cs, gates, t, one, dh, dc, dA, dAt):
     # dhs, cs (N, T, H), c0 (N, H), gates (N, T, 4H); dh (N, H) gradient from step t+1;
     # dc (N, H) in: from step t+1, out: to step t-1; dA (N, T, 4H) out: dA[:, t], dAt (N, 4H) out: its copy
     N, H = dh.shape
-    k = cuda.grid(1)
-    if k < N * H:
-        n = k // H
-        j = k - n * H
+    n, j = grid_cell(N, H)
+    if n >= 0:
         f, g, i, o = _gates4(gates, n, t, H, j)
         tc = math.tanh(cs[n, t, j])            # recomputed: cheaper than saving it
         c_prev = _before_step(c0, cs, n, t, j)
@@ -164,10 +156,8 @@ def gru_reset_before_gates_step(ax, gzr, h, t, one, save, z, rh, gates, rhs):
     # ax (N, T, 3H), gzr (N, 2H) = h_{t-1} Whzr, h (N, H) = h_{t-1}; z (N, H) out, rh (N, H) out: r * h_{t-1}
     # (the host multiplies it by Whn next); saved when `save`: gates[:, t, :2H] [z, r], rhs (N, T, H) = rh
     N, H = h.shape
-    k = cuda.grid(1)
-    if k < N * H:
-        n = k // H
-        j = k - n * H
+    n, j = grid_cell(N, H)
+    if n >= 0:
         zz = sigmoid(ax[n, t, j] + gzr[n, j], one)
         r = sigmoid(ax[n, t, H + j] + gzr[n, H + j], one)
         v = r * h[n, j]
@@ -184,10 +174,8 @@ def gru_reset_before_output_step(ax, ghn, z, t, one, save, h, hs, gates):
     # ax (N, T, 3H), ghn (N, H) = (r * h_{t-1}) Whn, z (N, H); h (N, H) in: h_{t-1}, out: h_t;
     # hs (N, T, H) out; saved when `save`: gates[:, t, 2H:] = n
     N, H = h.shape
-    k = cuda.grid(1)
-    if k < N * H:
-        n = k // H
-        j = k - n * H
+    n, j = grid_cell(N, H)
+    if n >= 0:
         nn = math.tanh(ax[n, t, 2 * H + j] + ghn[n, j])
         zz = z[n, j]
         hh = (one - zz) * h[n, j] + zz * nn
@@ -203,10 +191,8 @@ def gru_reset_before_backward_n_step(dhs, gates, part, gzr, t, one, dhv, dan, dA
     # dhv (N, H) out: total gradient on h_t, dan (N, H) out: gradient of n's pre-activation
     # (the host multiplies it by Whn.T next), dA (N, T, 3H) out: dA[:, t, 2H:]
     N, H = part.shape
-    k = cuda.grid(1)
-    if k < N * H:
-        n = k // H
-        j = k - n * H
+    n, j = grid_cell(N, H)
+    if n >= 0:
         zz, _, nn = _gates3(gates, n, t, H, j)
         d = (part[n, j] + gzr[n, j]) + dhs[n, t, j]
         dhv[n, j] = d
@@ -221,10 +207,8 @@ def gru_reset_before_backward_zr_step(h0, hs, gates, dhv, drh, t, one, dA, dzr, 
     # dA (N, T, 3H) out: dA[:, t, :2H]; dzr (N, 2H) out: its copy (the host multiplies it by Whzr.T);
     # part (N, H) out: the gradient on h_{t-1} except dzr Whzr.T
     N, H = dhv.shape
-    k = cuda.grid(1)
-    if k < N * H:
-        n = k // H
-        j = k - n * H
+    n, j = grid_cell(N, H)
+    if n >= 0:
         zz, r, nn, h_prev = _gru_step_saved(gates, h0, hs, n, t, H, j)
         d = dhv[n, j]
         daz = d * (nn - h_prev) * zz * (one - zz)
@@ -244,10 +228,8 @@ def gru_reset_after_forward_step(ax, gh, b_rec, t, one, save, h, hs, gates, hns)
     # h (N, H) in: h_{t-1}, out: h_t; hs (N, T, H) out; saved when `save`: gates (N, T, 3H) [z, r, n],
     # hns (N, T, H) = h_{t-1} Whn + b1n
     N, H = h.shape
-    k = cuda.grid(1)
-    if k < N * H:
-        n = k // H
-        j = k - n * H
+    n, j = grid_cell(N, H)
+    if n >= 0:
         zz = sigmoid(ax[n, t, j] + (gh[n, j] + b_rec[j]), one)
         r = sigmoid(ax[n, t, H + j] + (gh[n, H + j] + b_rec[H + j]), one)
         hn = gh[n, 2 * H + j] + b_rec[2 * H + j]
@@ -266,10 +248,8 @@ def gru_reset_after_backward_step(dhs, h0, hs, gates, hns, gh, t, one, part, dAx
     # part + gh (gh = dAt_{t+1} Wh.T); part out: dh_t * (1 - z), the part of dh_{t-1} without dAt Wh.T;
     # dAx (N, T, 3H) out: gradient of x Wx + b0, dAh (N, T, 3H) out: of h_prev Wh + b1, dAt (N, 3H) out: dAh[:, t]
     N, H = part.shape
-    k = cuda.grid(1)
-    if k < N * H:
-        n = k // H
-        j = k - n * H
+    n, j = grid_cell(N, H)
+    if n >= 0:
         zz, r, nn, h_prev = _gru_step_saved(gates, h0, hs, n, t, H, j)
         d = (part[n, j] + gh[n, j]) + dhs[n, t, j]
         dan = d * zz * (one - nn * nn)

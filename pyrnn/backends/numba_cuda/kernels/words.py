@@ -17,7 +17,7 @@ import math
 
 from numba import cuda
 
-from .core import JIT, ROW_BLOCK, block_max, block_sum, chunk_end, sigmoid
+from .core import JIT, ROW_BLOCK, block_max, block_sum, chunk_end, grid_cell, sigmoid
 
 
 # ---- embedding -----------------------------------------------------------------------------------
@@ -40,10 +40,9 @@ def embedding_scatter_add(rows, grads, dW):
 def add_bias(out, b):
     # out (R, M) in/out, b (M,) -> out[r] += b for every row
     R, M = out.shape
-    i = cuda.grid(1)
-    if i < R * M:
-        r = i // M
-        out[r, i - r * M] += b[i - r * M]
+    r, m = grid_cell(R, M)
+    if r >= 0:
+        out[r, m] += b[m]
 
 
 @cuda.jit(**JIT)
@@ -51,10 +50,8 @@ def column_partials(g, chunk, partial):
     # g (R, M), chunk rows per chunk -> partial (C, M), C = ceil(R / chunk): partial[c, m] = sum of
     # g[c * chunk : (c + 1) * chunk, m] in row order; one thread per (c, m)
     C, M = partial.shape
-    i = cuda.grid(1)
-    if i < C * M:
-        c = i // M
-        m = i - c * M
+    c, m = grid_cell(C, M)
+    if c >= 0:
         s = g.dtype.type(0)
         for r in range(c * chunk, chunk_end(c, chunk, g.shape[0])):
             s += g[r, m]
