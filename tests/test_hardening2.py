@@ -25,19 +25,13 @@ import pytest
 import pyrnn
 from pyrnn import backends, ops
 
-BACKENDS = [n for n in backends.NUMPY_ORDER if backends.backend_status()[n][0]]
-CPP = backends.backend_status()["cpp"][0]
+from test_hardening import BACKENDS, CPP, backend  # noqa: F401  (backend: the fixture, each usable backend)
+
 rng = np.random.default_rng(18)
 
 
 def f32(*shape):
     return rng.standard_normal(shape).astype(np.float32)
-
-
-@pytest.fixture(params=BACKENDS)
-def backend(request):
-    with pyrnn.use_backend(request.param):
-        yield request.param
 
 
 # ---- 1. sizes beyond a 32-bit BLAS / kernel index: ValueError before anything is allocated ---------

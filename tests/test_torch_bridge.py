@@ -67,8 +67,9 @@ def run_both(theirs, ours, x, hx, seed=1):
     return results
 
 
-def check_equal(theirs, ours, x, hx, rtol=RTOL32):
-    (o1, g1, p1), (o2, g2, p2) = run_both(theirs, ours, x, hx)
+def _results_close(theirs, ours, rtol):
+    """(outputs, input gradients, parameter gradients) of torch's module and ours agree."""
+    (o1, g1, p1), (o2, g2, p2) = theirs, ours
     for i, (a, b) in enumerate(zip(o2, o1)):
         assert_close(a, b, ["output", "h_n", "c_n"][i], rtol)
     for i, (a, b) in enumerate(zip(g2, g1)):
@@ -76,6 +77,10 @@ def check_equal(theirs, ours, x, hx, rtol=RTOL32):
     assert p1.keys() == p2.keys()
     for name in p1:
         assert_close(p2[name], p1[name], f"d {name}", rtol)
+
+
+def check_equal(theirs, ours, x, hx, rtol=RTOL32):
+    _results_close(*run_both(theirs, ours, x, hx), rtol)
 
 
 def inputs(kind, m, batch_first, dtype=torch.float32, seed=2, hx=True):
@@ -233,13 +238,7 @@ def check_equal_packed(theirs, ours, x, lengths, enforce_sorted, hx, rtol=RTOL32
     for name in ("sorted_indices", "unsorted_indices"):
         a, b = getattr(q2, name), getattr(q1, name)
         assert (a is None and b is None) or torch.equal(a, b), name
-    for i, (a, b) in enumerate(zip(o2, o1)):
-        assert_close(a, b, ["output", "h_n", "c_n"][i], rtol)
-    for i, (a, b) in enumerate(zip(g2, g1)):
-        assert_close(a, b, ["d input", "d h_0", "d c_0"][i], rtol)
-    assert p1.keys() == p2.keys()
-    for name in p1:
-        assert_close(p2[name], p1[name], f"d {name}", rtol)
+    _results_close((o1, g1, p1), (o2, g2, p2), rtol)
 
 
 def packed_inputs(kind, m, n=4, dtype=torch.float32, seed=2, hx=True, batch_first=False):
