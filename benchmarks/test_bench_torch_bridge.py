@@ -4,6 +4,7 @@ ratios and the bridge's overhead over pyrnn.ops, use `pyrnn bench --torch-bridge
 pyrnn/cli/bench_torch.py).
 
     pytest benchmarks/test_bench_torch_bridge.py --benchmark-only --benchmark-group-by=param:op,param:shape
+    pytest benchmarks/test_bench_torch_bridge.py -k layout_conversion --benchmark-only  # the copies alone
 """
 import numpy as np
 import pytest
@@ -29,3 +30,19 @@ def _step(which, op, shape):
 @pytest.mark.parametrize("which", ["bridge", "torch"])
 def test_fwd_bwd(benchmark, which, op, shape):
     benchmark.pedantic(_step(which, op, shape), rounds=5, warmup_rounds=1)
+
+
+@pytest.mark.parametrize("H", [128, 256, 512])
+def test_layout_conversion(benchmark, H):
+    """The bridge's copies for one LSTM layer and direction, D = H: torch's weight_ih and weight_hh
+    to pyrnn's layout (each forward) and the two weight gradients back (each backward)."""
+    from pyrnn.torch._layout import LAYOUTS, weight_grad_to_torch, weight_to_pyrnn
+    lay = LAYOUTS["lstm"]
+    rng = np.random.default_rng(0)
+    w_ih, w_hh = (rng.standard_normal((4 * H, H)).astype(np.float32) for _ in range(2))
+    dWx, dWh = (rng.standard_normal((H, 4 * H)).astype(np.float32) for _ in range(2))
+
+    def convert():
+        weight_to_pyrnn(w_ih, lay), weight_to_pyrnn(w_hh, lay)
+        weight_grad_to_torch(dWx, lay), weight_grad_to_torch(dWh, lay)
+    benchmark(convert)
