@@ -52,11 +52,11 @@ def _numpy_openblas_timeout():
     import numpy  # noqa: F401  (loads its BLAS)
     try:
         with open("/proc/self/maps") as f:
-            libs = sorted({line.split()[-1] for line in f if "openblas" in line.lower() and "/" in line})
+            libs = {line.split()[-1] for line in f if "openblas" in line.lower() and "/" in line}
     except OSError:
         return None
     # NumPy's first (SciPy's and torch's may be loaded too); never pyrnn._cpu's own, single-threaded one
-    libs = sorted((p for p in libs if "scipy_openblas32" not in p), key=lambda p: "numpy" not in p)
+    libs = sorted((p for p in libs if "scipy_openblas32" not in p), key=lambda p: ("numpy" not in p, p))
     for path in libs:
         try:
             fn = ctypes.CDLL(path).openblas_thread_timeout

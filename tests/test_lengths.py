@@ -42,11 +42,6 @@ def _run(op, c, lengths, backend):
     return fwd, list(grads)
 
 
-def _close(got, want, dtype, what, rtol=None):
-    """cases.core's comparison (rtol: RTOL[dtype] unless given)."""
-    assert_close(got, want, dtype, what, rtol)
-
-
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("li", range(len(LENGTHS)))
 @pytest.mark.parametrize("op", list(OPS))
@@ -72,16 +67,16 @@ def test_each_row_as_if_alone(backend, op, li, dtype):
         row = dict(c, xs=c["xs"][n:n + 1, :L], dhs=c["dhs"][n:n + 1, :L], h0=state0[0],
                    c0=state0[1] if op == "lstm" else None, dhT=dT[0], dcT=dT[1] if op == "lstm" else None)
         rfwd, rgrads = _run(op, row, None, "reference")
-        _close(hs[n, :L], rfwd[0][0], dtype, f"{op} hs row {n}")
+        assert_close(hs[n, :L], rfwd[0][0], dtype, f"{op} hs row {n}")
         for k in range(n_states):
-            _close(finals[k][n], rfwd[1 + k][0], dtype, f"{op} final state {k} row {n}")
-            _close(dstates[k][n], rgrads[4 + k][0], dtype, f"{op} initial-state gradient {k} row {n}")
-        _close(dxs[n, :L], rgrads[0][0], dtype, f"{op} dxs row {n}")
+            assert_close(finals[k][n], rfwd[1 + k][0], dtype, f"{op} final state {k} row {n}")
+            assert_close(dstates[k][n], rgrads[4 + k][0], dtype, f"{op} initial-state gradient {k} row {n}")
+        assert_close(dxs[n, :L], rgrads[0][0], dtype, f"{op} dxs row {n}")
         for a, g in zip(acc, rgrads[1:4]):
             if a is not None:
                 a += g
     for name, got, want in zip(("dWx", "dWh", "db"), dW, acc):
-        _close(got, None if want is None else want.astype(dtype), dtype, f"{op} {name} (the rows' sum)")
+        assert_close(got, None if want is None else want.astype(dtype), dtype, f"{op} {name} (the rows' sum)")
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -95,7 +90,7 @@ def test_packed_ops_against_the_reference(backend, op, dtype):
         with pyrnn.use_backend(be):
             results.append(run_packed(ops, c))
     for k, (got, want) in enumerate(zip(*results)):
-        _close(got, want, dtype, f"{op}_packed result {k}")
+        assert_close(got, want, dtype, f"{op}_packed result {k}")
 
 
 def _defined_names(path):
@@ -245,13 +240,13 @@ def test_matches_torch_packed_sequences(backend, op):
             hs_p, hT_p, saved = ops.gru_forward(x, Wx, Wh, np.stack([bi, bh]), h_0, reset_after=True, lengths=lengths)
             grads = ops.gru_backward(dhs.numpy(), dhT.numpy(), saved)
     f64, tol = np.float64, 1e-10
-    _close(hs_p, hs.detach().numpy(), f64, "hs", tol)
-    _close(hT_p, (hT[0] if op == "lstm" else hT).detach().numpy()[0], f64, "hT", tol)
+    assert_close(hs_p, hs.detach().numpy(), f64, "hs", tol)
+    assert_close(hT_p, (hT[0] if op == "lstm" else hT).detach().numpy()[0], f64, "hT", tol)
     if op == "lstm":
-        _close(cT_p, hT[1].detach().numpy()[0], f64, "cT", tol)
-    _close(grads[0], xs.grad.numpy(), f64, "dxs", tol)
-    _close(grads[4], h0.grad.numpy()[0], f64, "dh0", tol)
-    _close(grads[1], layout(net.weight_ih_l0.grad.numpy()), f64, "dWx", tol)
-    _close(grads[2], layout(net.weight_hh_l0.grad.numpy()), f64, "dWh", tol)
+        assert_close(cT_p, hT[1].detach().numpy()[0], f64, "cT", tol)
+    assert_close(grads[0], xs.grad.numpy(), f64, "dxs", tol)
+    assert_close(grads[4], h0.grad.numpy()[0], f64, "dh0", tol)
+    assert_close(grads[1], layout(net.weight_ih_l0.grad.numpy()), f64, "dWx", tol)
+    assert_close(grads[2], layout(net.weight_hh_l0.grad.numpy()), f64, "dWh", tol)
     dbi, dbh = (layout(getattr(net, f"bias_{k}_l0").grad.numpy()[:, None])[0] for k in ("ih", "hh"))
-    _close(grads[3], np.stack([dbi, dbh]) if op == "gru" else dbi, f64, "db", tol)
+    assert_close(grads[3], np.stack([dbi, dbh]) if op == "gru" else dbi, f64, "db", tol)

@@ -15,6 +15,8 @@ import statistics
 import subprocess
 import sys
 
+from ._table import json_path, print_line, write_json
+
 SHAPE = (1, 200, 256, 256)  # N, T, D, H
 QUICK_SHAPE = (1, 20, 32, 32)
 SETTINGS = [(None, "unset (NumPy's default)"), ("4", "4 (the pyrnn command)")]
@@ -92,13 +94,12 @@ def cli(args) -> int:
           f"alone vs after a NumPy (400, 400) matmul, each setting in a fresh process")
     print(f"  {os.cpu_count()} CPUs; PYRNN_NUM_THREADS={os.environ.get('PYRNN_NUM_THREADS', 'all cores')}")
     rows = run(shape, repeat=3 if args.quick else 30, rounds=1 if args.quick else 3,
-               progress=lambda s: print(s, flush=True))
+               progress=print_line)
     print(f"{'OPENBLAS_THREAD_TIMEOUT':<26}{'alone ms':>10}{'after matmul ms':>17}{'after/alone':>13}{'matmul us':>11}")
     for label, _, d in rows:
         print(f"{label:<26}{d['alone_ms']:10.2f}{d['after_ms']:17.2f}{d['after_ms'] / d['alone_ms']:12.2f}x"
               f"{d['matmul_us']:11.1f}")
     if args.json:
-        from ._table import json_path, write_json
         from .bench import environment
         path = json_path(args.json, "blas-spin")
         write_json(path, {"environment": environment(), "shape": list(shape),
